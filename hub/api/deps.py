@@ -1,0 +1,68 @@
+"""Request dependencies, as ``Annotated`` aliases routers (and plugins' routers) can share."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from hub.auth import Principal, authenticate
+from hub.errors import Forbidden
+from hub.runtime import Hub
+
+
+def get_hub(request: Request) -> Hub:
+    return request.app.state.hub
+
+
+HubDep = Annotated[Hub, Depends(get_hub)]
+
+
+def get_session(hub: HubDep) -> Iterator[Session]:
+    with hub.store.session() as session:
+        yield session
+
+
+def get_reader(hub: HubDep) -> Iterator[Session]:
+    with hub.store.reader() as session:
+        yield session
+
+
+# scope="function": the transaction commits when the endpoint returns, before the response is sent,
+# so a client never sees a success for a write that did not commit.
+DB = Annotated[Session, Depends(get_session, scope="function")]
+ReadDB = Annotated[Session, Depends(get_reader, scope="function")]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def get_principal(request: Request, hub: HubDep) -> Principal:
+    with hub.store.reader() as session:
+        return authenticate(session, bearer_token(request))
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def get_user(principal: CurrentPrincipal) -> Principal:
+    if principal.is_device:
+        raise Forbidden("a device token cannot be used here")
+    return principal
+
+
+def get_device(principal: CurrentPrincipal) -> Principal:
+    if not principal.is_device:
+        raise Forbidden("this endpoint is for devices")
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(get_user)]
+CurrentDevice = Annotated[Principal, Depends(get_device)]

@@ -1,0 +1,118 @@
+"""The web application: ``create_app(settings)`` builds it; its lifespan opens and closes the hub."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hub import __version__
+from hub.api import errors, routers
+from hub.config import Settings
+from hub.plugins import collect, make_plugin_manager
+from hub.runtime import Hub
+
+log = logging.getLogger(__name__)
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit with 413 before they reach a handler."""
+
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self.upload_limit = upload_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        content_type = headers.get(b"content-type", b"")
+        limit = self.upload_limit if content_type.startswith(b"multipart/") else self.limit
+        length = headers.get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return await _too_large(send, limit)
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _BodyTooLarge:
+            await _too_large(send, limit)
+
+
+class RequestMetrics:
+    """Count requests by method and status (plain ASGI, so streamed responses stay streamed)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        status = 500
+
+        async def watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            hub = getattr(scope["app"].state, "hub", None) if "app" in scope else None
+            if hub is not None:
+                hub.metrics.requests.labels(scope["method"], str(status)).inc()
+                hub.metrics.latency.observe(time.perf_counter() - started)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    body = ('{"detail":"request body over the limit of %d bytes"}' % limit).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(settings: Settings | None = None, *, pm=None) -> FastAPI:
+    settings = settings or Settings()
+    # Routes must exist before the app serves, so plugins are loaded here and reused by the lifespan.
+    pm = pm or make_plugin_manager(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hub = Hub.open(settings, pm)
+        app.state.hub = hub
+        hub.pipeline.start(settings.workers)
+        try:
+            yield
+        finally:
+            hub.close()
+
+    app = FastAPI(title="grassroots-hub", version=__version__, lifespan=lifespan)
+    errors.install(app)
+    for router in routers():
+        app.include_router(router)
+    for _plugin, router in collect(pm, "hub_register_routes", settings=settings):
+        app.include_router(router)
+
+    app.add_middleware(RequestMetrics)
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes, upload_limit=settings.max_upload_bytes)
+    return app

@@ -1,0 +1,174 @@
+"""The ``hub`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from hub import __version__
+from hub.config import Settings
+from hub.errors import HubError
+
+
+def _print(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+def _open_hub(settings: Settings):
+    from hub.runtime import Hub
+
+    return Hub.open(settings)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from hub.app import create_app
+
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
+                proxy_headers=True)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    hub = _open_hub(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    hub.pipeline.start(max(1, args.threads))
+    logging.getLogger("hub").info("worker running with %d thread(s)", max(1, args.threads))
+    stop.wait()
+    hub.close()
+    return 0
+
+
+def cmd_communes_add(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import accounts
+
+    hub = _open_hub(settings)
+    with hub.store.session() as session:
+        _print(accounts.add_commune(session, args.code, args.name, voice=args.voice))
+    return 0
+
+
+def cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import accounts
+
+    hub = _open_hub(settings)
+    with hub.store.session() as session:
+        _print(accounts.add_user(session, args.name, args.role, args.commune))
+    return 0
+
+
+def cmd_devices_add(args: argparse.Namespace, settings: Settings) -> int:
+    from hub import accounts
+
+    hub = _open_hub(settings)
+    with hub.store.session() as session:
+        _print(accounts.add_device(session, args.name, args.commune, args.kind))
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.plugins import list_plugins, make_plugin_manager
+
+    plugins = list_plugins(make_plugin_manager(settings))
+    if args.json:
+        _print(plugins)
+    else:
+        for plugin in plugins:
+            print(f"{plugin['name']} {plugin['version'] or ''}: {', '.join(plugin['hooks'])}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.demo import run_demo
+
+    return run_demo(settings, fresh=args.fresh)
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.store import migrate
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.sqlalchemy_url, args.revision)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hub", description="grassroots-hub: bulletins to loudspeakers, boards and feeds")
+    parser.add_argument("--version", action="version", version=f"grassroots-hub {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, func: Callable, help_text: str, parent=sub) -> argparse.ArgumentParser:
+        p = parent.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    p = command("serve", cmd_serve, "serve the API, pages, feeds and media (and render, unless HUB_WORKERS=0)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--log-level", default="info")
+
+    p = command("worker", cmd_worker, "run render workers alone (use with HUB_WORKERS=0 on the server)")
+    p.add_argument("--threads", type=int, default=1)
+
+    p = command("demo", cmd_demo, "fill an empty data folder with demo data and render it offline")
+    p.add_argument("--fresh", action="store_true", help="refuse nothing: add demo data even if the folder has data")
+
+    p = command("plugins", cmd_plugins, "list the loaded plugins and their hooks")
+    p.add_argument("--json", action="store_true")
+
+    communes = sub.add_parser("communes", help="manage communes").add_subparsers(dest="action", required=True)
+    p = command("add", cmd_communes_add, "add a commune", communes)
+    p.add_argument("code")
+    p.add_argument("name")
+    p.add_argument("--voice", help="preferred voice for this commune, e.g. vi-VN-x-south")
+
+    users = sub.add_parser("users", help="manage users").add_subparsers(dest="action", required=True)
+    p = command("add", cmd_users_add, "add a user and print its token (shown only this once)", users)
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=["admin", "editor", "operator", "monitor"])
+    p.add_argument("--commune")
+
+    devices = sub.add_parser("devices", help="manage devices").add_subparsers(dest="action", required=True)
+    p = command("add", cmd_devices_add, "register a device and print its token (shown only this once)", devices)
+    p.add_argument("name")
+    p.add_argument("--commune", required=True)
+    p.add_argument("--kind", default="speaker", choices=["speaker", "display"])
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
+    p = command("upgrade", cmd_db_upgrade, "migrate the database schema (default: to the newest)", db)
+    p.add_argument("revision", nargs="?", default="head")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings()
+        return args.func(args, settings) or 0
+    except ValidationError as exc:
+        print(f"hub: invalid setting: {exc}", file=sys.stderr)
+        return 2
+    except HubError as exc:
+        print(f"hub: {exc.detail}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""The hub's settings: one class, read from ``HUB_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOCAL_TZ = "Asia/Ho_Chi_Minh"
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Defaults run a demo on one machine with no configuration at all."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    #: Overrides the embedded SQLite database, e.g. ``postgresql+psycopg://hub@db/hub``.
+    database_url: str | None = None
+    #: Render workers run inside ``hub serve``; 0 leaves rendering to ``hub worker``.
+    workers: int = Field(default=1, ge=0, le=16)
+    tts_engines: Annotated[list[str], NoDecode] = ["gtts", "espeak"]
+    allow_self_approval: bool = False
+    disabled_plugins: Annotated[list[str], NoDecode] = []
+    #: Extra plugin modules to load by import name, beside the installed entry points.
+    extra_plugins: Annotated[list[str], NoDecode] = []
+    offline_after_s: int = Field(default=180, gt=0)
+
+    job_lease_s: float = Field(default=60.0, gt=0)
+    job_max_attempts: int = Field(default=6, ge=1)
+    job_backoff_s: float = Field(default=2.0, gt=0)
+    job_backoff_max_s: float = Field(default=300.0, gt=0)
+    job_poll_s: float = Field(default=1.0, gt=0)
+
+    max_request_bytes: int = Field(default=1_000_000, gt=0)
+    max_upload_bytes: int = Field(default=50_000_000, gt=0)
+
+    province: str = "Tỉnh Lạng Sơn"
+    #: The public address of this hub, used in feeds and QR codes.
+    public_url: str = "http://127.0.0.1:8000"
+
+    @field_validator("tts_engines", "disabled_plugins", "extra_plugins", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://"):
+                url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+            return url
+        return f"sqlite:///{(self.data_dir / 'hub.db').resolve()}"

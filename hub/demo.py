@@ -1,0 +1,134 @@
+"""``hub demo``: a province with communes, people, devices and approved bulletins, rendered offline."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from hub import accounts
+from hub import bulletins as service
+from hub.auth import Principal
+from hub.config import Settings
+from hub.models import User, utcnow
+from hub.pipeline import enqueue
+from hub.runtime import Hub
+
+COMMUNES = [
+    ("LSN-LVT", "Phường Lương Văn Tri", None),
+    ("LSN-TT", "Phường Tam Thanh", None),
+    ("LSN-CL", "Xã Cao Lộc", None),
+    ("LSN-LB", "Xã Lộc Bình", None),
+]
+
+BULLETINS = [
+    {
+        "title": "Thông báo lịch tiêm chủng mở rộng tháng 12/2026",
+        "body": (
+            "Trạm Y tế phường Lương Văn Tri thông báo: ngày 05/12/2026, từ 7h30 đến 11h00, tổ chức tiêm "
+            "chủng mở rộng cho trẻ từ 02 đến 24 tháng tuổi tại nhà văn hóa khối 3. Đề nghị các gia đình "
+            "mang theo sổ tiêm chủng. Mọi thắc mắc xin liên hệ số điện thoại 0205 3812 345."
+        ),
+        "priority": "normal", "targets": ["LSN-LVT"],
+    },
+    {
+        "title": "UBND tỉnh phát động phong trào thi đua năm 2027",
+        "body": (
+            "Thực hiện Nghị quyết Đại hội Đảng bộ tỉnh lần thứ XVIII, UBND tỉnh phát động phong trào thi đua "
+            "giai đoạn 2026 - 2031 với mục tiêu tăng trưởng kinh tế 8,5% mỗi năm. Các xã, phường tổ chức "
+            "tuyên truyền sâu rộng đến toàn thể nhân dân."
+        ),
+        "priority": "priority", "targets": ["*"],
+    },
+    {
+        "title": "Cảnh báo mưa lớn và lũ quét",
+        "body": (
+            "Trung tâm Khí tượng Thủy văn tỉnh cảnh báo: từ đêm nay đến ngày 28/11, khu vực xã Cao Lộc và xã "
+            "Lộc Bình có mưa to, lượng mưa phổ biến 100 - 150 mm. Nguy cơ cao xảy ra lũ quét, sạt lở đất. "
+            "Người dân không đi qua ngầm tràn, suối sâu; di chuyển tài sản đến nơi an toàn."
+        ),
+        "priority": "emergency", "targets": ["LSN-CL", "LSN-LB"],
+    },
+]
+
+
+def _has_data(hub: Hub) -> bool:
+    with hub.store.reader() as session:
+        return bool(session.scalar(select(func.count()).select_from(User)))
+
+
+def run_demo(settings: Settings, *, fresh: bool = False) -> int:
+    # The demo renders offline whatever the configured chain says, so it works with no internet.
+    settings = settings.model_copy(update={"tts_engines": ["espeak"]})
+    hub = Hub.open(settings)
+    tokens_file = settings.data_dir / "demo-tokens.json"
+    try:
+        if _has_data(hub) and not fresh:
+            print(f"The data folder {settings.data_dir} has data already; nothing added.")
+            if tokens_file.exists():
+                print(f"Demo tokens (from {tokens_file}):")
+                print(tokens_file.read_text())
+            return 0
+        created = _fill(hub)
+        tokens_file.write_text(json.dumps(created, ensure_ascii=False, indent=2))
+        tokens_file.chmod(0o600)
+        rendered = 0
+        while hub.pipeline.run_one():
+            rendered += 1
+        _report(settings, created, rendered)
+        return 0
+    finally:
+        hub.close()
+
+
+def _fill(hub: Hub) -> dict:
+    now = utcnow()
+    with hub.store.session() as session:
+        for code, name, voice in COMMUNES:
+            accounts.add_commune(session, code, name, voice=voice)
+        users = {
+            "admin": accounts.add_user(session, "quantri", "admin"),
+            "editor": accounts.add_user(session, "bientap", "editor"),
+            "approver": accounts.add_user(session, "pheduyet", "editor"),
+            "monitor": accounts.add_user(session, "giamsat", "monitor"),
+            "operator": accounts.add_user(session, "vanhanh-lvt", "operator", "LSN-LVT"),
+        }
+        devices = {
+            "speaker": accounts.add_device(session, "Cụm loa khối 3", "LSN-LVT", "speaker"),
+            "speaker_cl": accounts.add_device(session, "Cụm loa thôn Nà Cạn", "LSN-CL", "speaker"),
+            "display": accounts.add_device(session, "Bảng tin UBND phường", "LSN-LVT", "display"),
+        }
+        author = Principal(users["editor"]["id"], "bientap", "editor")
+        approver = Principal(users["approver"]["id"], "pheduyet", "editor")
+        renderers = hub.pipeline.renderers
+        ids = []
+        for spec in BULLETINS:
+            content = service.Content(title=spec["title"], body=spec["body"], priority=spec["priority"],
+                                      channels=["speaker", "display", "web"], targets=spec["targets"],
+                                      valid_from=now - timedelta(hours=1), valid_until=now + timedelta(days=30))
+            bulletin, _ = service.create(session, author, content, source="demo", source_ref=spec["title"])
+            session.flush()
+            service.transition(session, author, bulletin.id, "submit")
+            service.transition(session, approver, bulletin.id, "approve")
+            enqueue(session, bulletin, renderers, content.channels, content.priority)
+            ids.append(bulletin.id)
+        session.flush()
+    return {"users": users, "devices": devices, "bulletins": ids}
+
+
+def _report(settings: Settings, created: dict, rendered: int) -> None:
+    base = settings.public_url.rstrip("/")
+    print(f"Demo data added to {settings.data_dir} ({rendered} render jobs run offline).")
+    print(f"Start the hub with `hub serve`, then open {base}/docs for the API.")
+    for role, user in created["users"].items():
+        print(f"  {role:9} {user['name']:12} token {user['token']}")
+    for kind, device in created["devices"].items():
+        print(f"  device    {device['name'][:20]:20} token {device['token']}")
+    first = created["bulletins"][0]
+    editor = created["users"]["editor"]["token"]
+    print("Try:")
+    print(f"  curl -H 'Authorization: Bearer {editor}' {base}/api/v1/bulletins")
+    print(f"  curl -H 'Authorization: Bearer {editor}' {base}/api/v1/bulletins/{first}/artifacts")
+    print(f"  curl {base}/healthz")
+    print(f"Tokens are saved (mode 600) in {settings.data_dir / 'demo-tokens.json'}.")

@@ -1,0 +1,274 @@
+"""The durable render pipeline: approval enqueues jobs; workers claim them with a lease and run them.
+
+A job is one (bulletin revision, renderer). Claiming is a compare-and-set on (id, attempts), so any
+number of workers in any number of processes (or machines, on PostgreSQL) can share the table. A
+worker that dies leaves its lease to expire and the job is claimed again; a finished job records its
+artifacts in the same transaction that marks it done, and only if the lease is still its own, so no
+artifact is stored twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shutil
+import socket
+import threading
+import traceback
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from hub import bulletins
+from hub.media import MediaStore
+from hub.models import Artifact, Bulletin, Commune, Job, MediaObject, utcnow
+from hub.plugin_types import CommuneInfo, RenderContext, Renderer
+from hub.plugins import collect_renderers
+from hub.store import Store
+
+log = logging.getLogger(__name__)
+PRIORITY_RANK = {"emergency": 0, "priority": 1, "normal": 2}
+
+
+def enqueue(session: Session, bulletin: Bulletin, renderers: dict[str, Renderer], channels: list[str],
+            priority: str) -> list[Job]:
+    """One job per renderer that serves any of the bulletin's channels (idempotent)."""
+    existing = set(session.scalars(select(Job.renderer).where(
+        Job.bulletin_id == bulletin.id, Job.revision == bulletin.revision)))
+    jobs = [
+        Job(bulletin_id=bulletin.id, revision=bulletin.revision, renderer=name, priority=PRIORITY_RANK[priority])
+        for name, renderer in sorted(renderers.items())
+        if name not in existing and set(renderer.channels) & set(channels)
+    ]
+    session.add_all(jobs)
+    return jobs
+
+
+def render_status(session: Session, bulletin: Bulletin) -> tuple[str | None, str | None]:
+    """(render_status, error) of the approved revision, derived from its jobs."""
+    if bulletin.approved_revision is None:
+        return None, None
+    jobs = session.scalars(select(Job).where(
+        Job.bulletin_id == bulletin.id, Job.revision == bulletin.approved_revision)).all()
+    statuses = {job.status for job in jobs}
+    error = next((job.error for job in jobs if job.error and job.status != "done"), None)
+    if "failed" in statuses:
+        return "failed", error
+    if "running" in statuses:
+        return "running", error
+    if "queued" in statuses:
+        return "queued", error
+    return "done", None
+
+
+def artifact_view(artifact: Artifact) -> dict[str, Any]:
+    view = {"kind": artifact.kind, "url": f"/media/{artifact.sha256}", "sha256": artifact.sha256,
+            "bytes": artifact.bytes, "mime": artifact.mime, "renderer": artifact.renderer,
+            "revision": artifact.revision}
+    view.update(artifact.meta or {})
+    return view
+
+
+def artifacts_of(session: Session, bulletin: Bulletin, revision: int | None = None) -> list[Artifact]:
+    number = revision if revision is not None else bulletin.approved_revision
+    if number is None:
+        return []
+    return list(session.scalars(select(Artifact).where(
+        Artifact.bulletin_id == bulletin.id, Artifact.revision == number).order_by(
+        Artifact.renderer, Artifact.position)))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Pipeline:
+    """Claims and runs jobs; one instance per process, any number of worker threads."""
+
+    def __init__(self, store: Store, media: MediaStore, pm: Any, settings: Any) -> None:
+        self.store = store
+        self.media = media
+        self.pm = pm
+        self.settings = settings
+        self.renderers = collect_renderers(pm, settings)
+        self.host = socket.gethostname()
+        self._wake = threading.Condition()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # --- claiming ---------------------------------------------------------------------------------
+
+    def new_owner(self) -> str:
+        return f"{self.host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def release_dead_leases(self) -> int:
+        """Expire leases held by processes on this host that no longer exist (after kill -9)."""
+        released = 0
+        with self.store.session() as session:
+            running = session.scalars(select(Job).where(Job.status == "running")).all()
+            for job in running:
+                host, _, rest = (job.lease_owner or "").partition(":")
+                pid = rest.split(":", 1)[0]
+                if host == self.host and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+                    job.lease_until = utcnow() - timedelta(seconds=1)
+                    released += 1
+        return released
+
+    def claim(self, owner: str) -> Job | None:
+        if not self.renderers:
+            return None
+        now = utcnow()
+        claimable = or_(
+            and_(Job.status == "queued", Job.run_after <= now),
+            and_(Job.status == "running", Job.lease_until < now),
+        )
+        with self.store.session() as session:
+            candidates = session.execute(
+                select(Job.id, Job.attempts, Job.status).where(claimable, Job.renderer.in_(list(self.renderers)))
+                .order_by(Job.priority, Job.run_after, Job.id).limit(8)
+            ).all()
+            for job_id, attempts, status in candidates:
+                if status == "running" and attempts >= self.settings.job_max_attempts:
+                    # The worker died on each try (a crash, not an exception): stop retrying it.
+                    session.execute(update(Job).where(Job.id == job_id, Job.attempts == attempts).values(
+                        status="failed", lease_owner=None, lease_until=None,
+                        error=f"worker died during {attempts} attempts"))
+                    continue
+                claimed = session.execute(
+                    update(Job).where(Job.id == job_id, Job.attempts == attempts, claimable).values(
+                        status="running", attempts=attempts + 1, lease_owner=owner,
+                        lease_until=now + timedelta(seconds=self.settings.job_lease_s))
+                ).rowcount
+                if claimed == 1:
+                    return session.get(Job, job_id)
+        return None
+
+    def _renew(self, job: Job, owner: str, done: threading.Event) -> None:
+        interval = self.settings.job_lease_s / 3
+        while not done.wait(interval):
+            try:
+                with self.store.session() as session:
+                    session.execute(update(Job).where(
+                        Job.id == job.id, Job.lease_owner == owner, Job.status == "running").values(
+                        lease_until=utcnow() + timedelta(seconds=self.settings.job_lease_s)))
+            except Exception:  # a missed renewal only risks a duplicate render, never a duplicate artifact
+                log.exception("lease renewal for job %s failed", job.id)
+
+    # --- running ----------------------------------------------------------------------------------
+
+    def _context(self, job: Job, work_dir: Path) -> RenderContext:
+        with self.store.session() as session:
+            bulletin = session.get(Bulletin, job.bulletin_id)
+            snap = bulletins.snapshot(session, bulletin, job.revision)
+            query = select(Commune).order_by(Commune.code)
+            if "*" not in snap.targets:
+                query = query.where(Commune.code.in_(snap.targets))
+            communes = tuple(CommuneInfo(c.code, c.name, c.voice) for c in session.scalars(query))
+        return RenderContext(bulletin=snap, communes=communes, settings=self.settings, hook=self.pm.hook,
+                             media=self.media, work_dir=work_dir, province=self.settings.province)
+
+    def run_one(self, owner: str | None = None) -> bool:
+        """Claim and run one job; False when there was nothing to do."""
+        owner = owner or self.new_owner()
+        job = self.claim(owner)
+        if job is None:
+            return False
+        renderer = self.renderers[job.renderer]
+        work_dir = self.settings.data_dir / "tmp" / f"job-{job.id}-{uuid.uuid4().hex[:6]}"
+        work_dir.mkdir(parents=True, exist_ok=True)
+        done = threading.Event()
+        renewer = threading.Thread(target=self._renew, args=(job, owner, done), daemon=True)
+        renewer.start()
+        try:
+            ctx = self._context(job, work_dir)
+            results = renderer.render(ctx)
+            self._complete(job, owner, ctx, results)
+        except Exception as exc:
+            log.warning("job %s (%s) failed: %s", job.id, job.renderer, exc)
+            self._fail(job, owner, exc)
+        finally:
+            done.set()
+            shutil.rmtree(work_dir, ignore_errors=True)
+        return True
+
+    def _complete(self, job: Job, owner: str, ctx: RenderContext, results: list) -> None:
+        stored = [(self.media.put(item.data), item) for item in results]
+        views = []
+        with self.store.session() as session:
+            still_ours = session.execute(update(Job).where(
+                Job.id == job.id, Job.lease_owner == owner, Job.status == "running").values(
+                status="done", lease_owner=None, lease_until=None, error=None)).rowcount
+            if still_ours != 1:
+                log.warning("job %s: lease lost before completion; discarding this run's results", job.id)
+                session.rollback()
+                return
+            for position, (sha256, item) in enumerate(stored):
+                if session.get(MediaObject, sha256) is None:
+                    session.add(MediaObject(sha256=sha256, bytes=len(item.data), mime=item.mime))
+                artifact = Artifact(bulletin_id=job.bulletin_id, revision=job.revision, job_id=job.id,
+                                    position=position, renderer=job.renderer, kind=item.kind, sha256=sha256,
+                                    bytes=len(item.data), mime=item.mime, meta=dict(item.meta))
+                session.add(artifact)
+                session.flush()
+                views.append(artifact_view(artifact))
+        for view in views:
+            self.pm.hook.hub_on_artifact_stored(artifact=view, bulletin=ctx.bulletin, settings=self.settings)
+
+    def _fail(self, job: Job, owner: str, exc: Exception) -> None:
+        attempts = job.attempts
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        log.debug("job %s traceback:\n%s", job.id, traceback.format_exc())
+        with self.store.session() as session:
+            if attempts >= self.settings.job_max_attempts:
+                values: dict[str, Any] = {"status": "failed"}
+            else:
+                delay = min(self.settings.job_backoff_max_s, self.settings.job_backoff_s * 2 ** (attempts - 1))
+                delay *= random.uniform(0.75, 1.25)
+                values = {"status": "queued", "run_after": utcnow() + timedelta(seconds=delay)}
+            session.execute(update(Job).where(Job.id == job.id, Job.lease_owner == owner).values(
+                lease_owner=None, lease_until=None, error=error, **values))
+
+    # --- worker threads ---------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        with self._wake:
+            self._wake.notify_all()
+
+    def _loop(self) -> None:
+        owner = self.new_owner()
+        while not self._stop.is_set():
+            try:
+                worked = self.run_one(owner)
+            except Exception:
+                log.exception("worker loop error")
+                worked = False
+            if not worked:
+                with self._wake:
+                    self._wake.wait(self.settings.job_poll_s)
+
+    def start(self, count: int) -> None:
+        if count <= 0:
+            return
+        self.release_dead_leases()
+        for index in range(count):
+            thread = threading.Thread(target=self._loop, name=f"hub-worker-{index}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self.wake()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()

@@ -1,0 +1,139 @@
+"""The small typed objects that plugins hand to the core, and the context the core hands back.
+
+Everything here is a frozen dataclass or a Protocol: plugins depend on this module, never on the
+store or the web layer, so a third-party plugin can be written against it alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Protocol, runtime_checkable
+
+CHANNELS = ("speaker", "display", "web")
+ARTIFACT_KINDS = ("audio", "slide", "feed")
+
+
+@dataclass(frozen=True)
+class CommuneInfo:
+    """A commune as renderers see it."""
+
+    code: str
+    name: str
+    voice: str | None = None
+
+
+@dataclass(frozen=True)
+class BulletinSnapshot:
+    """One approved revision of a bulletin: the exact content that was approved."""
+
+    id: str
+    revision: int
+    content_hash: str
+    title: str
+    body: str
+    priority: str
+    channels: tuple[str, ...]
+    targets: tuple[str, ...]
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    approved_at: datetime | None = None
+    voice: str | None = None
+    #: sha256 of an uploaded recording to air instead of synthesised speech, if any.
+    recording_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class RenderedMedia:
+    """One file a renderer produced; the pipeline stores it by its sha256 and records an artifact."""
+
+    kind: str
+    mime: str
+    data: bytes
+    #: Extra fields recorded on the artifact (duration_s, engine, voice, spoken_text, page …).
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class MediaReader(Protocol):
+    """Read-only access to the content-addressed media store."""
+
+    def path(self, sha256: str) -> Path | None: ...
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What a renderer gets: the approved content and read-only access to the hub."""
+
+    bulletin: BulletinSnapshot
+    #: Communes the bulletin targets ("*" already expanded to every commune).
+    communes: tuple[CommuneInfo, ...]
+    settings: Any
+    #: The plugin manager's hook relay, to collect TTS engines, normalisers and the like.
+    hook: Any
+    media: MediaReader
+    #: A private scratch folder for this job, removed after the job.
+    work_dir: Path
+    province: str = ""
+
+
+@dataclass(frozen=True)
+class Renderer:
+    """Turns an approved bulletin revision into artifacts for one channel."""
+
+    name: str
+    channel: str
+    render: Callable[[RenderContext], list[RenderedMedia]]
+    #: Informational: bump when output for the same input changes.
+    version: str = "1"
+    #: Further channels that need this renderer's output (speech also feeds the web's enclosures).
+    extra_channels: tuple[str, ...] = ()
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return (self.channel, *self.extra_channels)
+
+
+@dataclass(frozen=True)
+class SynthesisResult:
+    """Audio a TTS engine made for one text."""
+
+    audio: bytes
+    #: Container of ``audio``: "wav" or "mp3".
+    format: str
+    voice: str
+
+
+class TTSError(Exception):
+    """A TTS engine could not speak this text now; the chain falls through to the next engine."""
+
+
+@runtime_checkable
+class TTSEngine(Protocol):
+    """A voice. ``name`` appears in ``HUB_TTS_ENGINES``; ``version`` is part of the cache key."""
+
+    name: str
+    version: str
+
+    def available(self) -> bool:
+        """Say cheaply whether the engine can be tried now (binary present, breaker closed)."""
+        ...
+
+    def synthesize(self, text: str, *, voice: str | None, speed: float) -> SynthesisResult:
+        """Speak already-normalised text; raise TTSError when it cannot."""
+        ...
+
+
+@dataclass(frozen=True)
+class TextNormalizer:
+    """One step of the speech text chain; steps run by ascending ``order``.
+
+    Built-in steps use multiples of 100 (NFC 0, clutter 100, abbreviations 200, Roman numerals 300,
+    document codes 400, dates and times 500, numbers 600, cleanup 900) so a province can slot its
+    own step between them.
+    """
+
+    name: str
+    order: int
+    normalize: Callable[[str], str]

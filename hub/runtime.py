@@ -1,0 +1,50 @@
+"""The running hub: settings, plugin manager, store, media and pipeline, opened and closed together."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+
+from hub.config import Settings
+from hub.media import MediaStore
+from hub.metrics import Metrics
+from hub.pipeline import Pipeline
+from hub.plugins import make_plugin_manager
+from hub.store import Store, migrate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    pm: pluggy.PluginManager
+    store: Store
+    media: MediaStore
+    pipeline: Pipeline
+    metrics: Metrics
+
+    @classmethod
+    def open(cls, settings: Settings, pm: pluggy.PluginManager | None = None) -> "Hub":
+        """Create the data folder, bring the schema to head, build the parts. Starts no threads."""
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        migrate(settings.sqlalchemy_url)
+        pm = pm or make_plugin_manager(settings)
+        store = Store(settings.sqlalchemy_url)
+        media = MediaStore(settings.media_dir)
+        metrics = Metrics(store, settings.offline_after_s)
+        return cls(settings, pm, store, media, Pipeline(store, media, pm, settings), metrics)
+
+    def close(self) -> None:
+        self.pipeline.stop()
+        self.store.dispose()
+
+    def notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Call a notification hook; a failing plugin is logged, never fails the caller's request."""
+        try:
+            getattr(self.pm.hook, hook_name)(settings=self.settings, **kwargs)
+        except Exception:
+            log.exception("plugin hook %s failed", hook_name)
