@@ -71,11 +71,10 @@ class Store:
     @contextmanager
     def reader(self) -> Iterator[Session]:
         """A session for reads only: on SQLite it never takes the write lock."""
+        # Closing (not rolling back) ends the transaction without expiring what was loaded,
+        # so objects stay readable after the block.
         with self._readers() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -1,0 +1,96 @@
+"""kill -9 the server in the middle of rendering: after a restart every bulletin is rendered once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hub.cli import main as hub_cli
+from tests.conftest import ServerProcess
+
+pytestmark = pytest.mark.slow
+
+
+def _cli_json(capsys, *args: str) -> dict:
+    assert hub_cli(list(args)) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_kill_9_mid_render_loses_nothing(tmp_path: Path, monkeypatch, capsys):
+    data = tmp_path / "var"
+    env = {
+        "HUB_DATA_DIR": str(data),
+        "HUB_EXTRA_PLUGINS": "tests.slow_plugin",
+        # Only the slow test renderer: the real ones are tested on their own.
+        "HUB_DISABLED_PLUGINS": "speech,slides",
+        "HUB_WORKERS": "1",
+        "HUB_JOB_LEASE_S": "3",
+        "HUB_JOB_POLL_S": "0.1",
+        "HUB_TEST_RENDER_S": "1.5",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    _cli_json(capsys, "communes", "add", "X1", "Xã Một")
+    author = _cli_json(capsys, "users", "add", "tacgia", "--role", "editor")["token"]
+    approver = _cli_json(capsys, "users", "add", "duyet", "--role", "editor")["token"]
+
+    server = ServerProcess(env).start()
+    try:
+        ids = []
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            for n in range(4):
+                r = http.post("/api/v1/bulletins", headers={"Authorization": f"Bearer {author}"},
+                              json={"title": f"Bản tin {n}", "body": "Nội dung", "targets": ["X1"]})
+                assert r.status_code == 201, r.text
+                ids.append(r.json()["id"])
+                assert http.post(f"/api/v1/bulletins/{ids[-1]}/submit",
+                                 headers={"Authorization": f"Bearer {author}"}).status_code == 200
+            for bid in ids:
+                r = http.post(f"/api/v1/bulletins/{bid}/approve", headers={"Authorization": f"Bearer {approver}"})
+                assert r.status_code == 200, r.text
+        # Wait until a render is under way, then kill the server without any chance to clean up.
+        runs = data / "slow-runs.log"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (runs.exists() and "start" in runs.read_text()):
+            time.sleep(0.05)
+        assert runs.exists(), "no render started"
+        time.sleep(0.3)
+        server.kill()
+        assert runs.read_text().count("start") > runs.read_text().count("end"), "the kill did not land mid-render"
+
+        server = ServerProcess(env, port=server.port).start()
+        deadline = time.monotonic() + 60
+        statuses: dict[str, str] = {}
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            while time.monotonic() < deadline:
+                statuses = {bid: http.get(f"/api/v1/bulletins/{bid}",
+                                          headers={"Authorization": f"Bearer {author}"}).json()["render_status"]
+                            for bid in ids}
+                if set(statuses.values()) == {"done"}:
+                    break
+                time.sleep(0.2)
+            assert set(statuses.values()) == {"done"}, statuses
+            for bid in ids:
+                artifacts = http.get(f"/api/v1/bulletins/{bid}/artifacts",
+                                     headers={"Authorization": f"Bearer {author}"}).json()
+                assert len(artifacts) == 1, artifacts
+                assert http.get(artifacts[0]["url"], headers={"Authorization": f"Bearer {author}"}).status_code == 200
+    finally:
+        server.stop()
+
+    with sqlite3.connect(data / "hub.db") as db:
+        per_job = db.execute("SELECT job_id, COUNT(*) FROM artifacts GROUP BY job_id").fetchall()
+        assert len(per_job) == 4 and all(count == 1 for _, count in per_job)
+        assert db.execute("SELECT COUNT(*) FROM jobs WHERE status = 'done'").fetchone()[0] == 4
+        # The interrupted job was claimed again: some job shows more than one attempt.
+        assert db.execute("SELECT MAX(attempts) FROM jobs").fetchone()[0] >= 2
+    # Every file under a final name holds exactly the bytes its name promises (temporary files aside).
+    for path in (data / "media").rglob("*"):
+        if path.is_file() and not path.name.startswith(".tmp-"):
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name

@@ -1,0 +1,63 @@
+"""The schema comes from Alembic migrations, and they agree with the models."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect
+
+from hub.models import Base
+from hub.store import alembic_config, migrate
+
+
+def _tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_empty_database_to_head_matches_models(tmp_path):
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    migrate(url)
+    assert _tables(url) == set(Base.metadata.tables)
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert diff == [], f"models and migrations disagree: {diff}"
+
+
+def test_downgrade_one_step_and_up_again(tmp_path):
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    migrate(url)
+    script = ScriptDirectory.from_config(alembic_config(url))
+    head = script.get_current_head()
+    previous = script.get_revision(head).down_revision
+    from alembic import command
+
+    command.downgrade(alembic_config(url), "-1")
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() == previous
+    engine.dispose()
+    migrate(url)
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() == head
+    engine.dispose()
+    assert _tables(url) == set(Base.metadata.tables)
+
+
+def test_every_migration_downgrades_to_base_and_back(tmp_path):
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    migrate(url)
+    migrate(url, "head")  # a second upgrade is a no-op
+    from alembic import command
+
+    command.downgrade(alembic_config(url), "base")
+    assert _tables(url) == set()
+    migrate(url)
+    assert _tables(url) == set(Base.metadata.tables)
