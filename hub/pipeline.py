@@ -28,7 +28,7 @@ from hub import bulletins
 from hub.media import MediaStore
 from hub.models import Artifact, Bulletin, Commune, Job, MediaObject, utcnow
 from hub.plugin_types import CommuneInfo, RenderContext, Renderer
-from hub.plugins import collect_renderers
+from hub.plugins import collect_renderers, notify
 from hub.store import Store
 
 log = logging.getLogger(__name__)
@@ -223,7 +223,7 @@ class Pipeline:
                 session.flush()
                 views.append(artifact_view(artifact))
         for view in views:
-            self.pm.hook.hub_on_artifact_stored(artifact=view, bulletin=ctx.bulletin, settings=self.settings)
+            notify(self.pm, "hub_on_artifact_stored", artifact=view, bulletin=ctx.bulletin, settings=self.settings)
 
     def _fail(self, job: Job, owner: str, exc: Exception) -> None:
         attempts = job.attempts

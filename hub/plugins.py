@@ -91,3 +91,12 @@ def collect_tts_engines(pm: pluggy.PluginManager, settings: Any) -> dict[str, An
 def collect_text_normalizers(pm: pluggy.PluginManager, settings: Any) -> list[Any]:
     steps = collect_named(pm, "hub_register_text_normalizers", settings=settings)
     return sorted(steps.values(), key=lambda step: (step.order, step.name))
+
+
+def notify(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> None:
+    """Call a notification hook on each plugin in turn; a failing plugin is logged and skips nobody."""
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        try:
+            impl.function(**{name: kwargs[name] for name in impl.argnames})
+        except Exception:
+            log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)

@@ -12,7 +12,7 @@ from hub.config import Settings
 from hub.media import MediaStore
 from hub.metrics import Metrics
 from hub.pipeline import Pipeline
-from hub.plugins import make_plugin_manager
+from hub.plugins import make_plugin_manager, notify
 from hub.store import Store, migrate
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,7 @@ class Hub:
         self.store.dispose()
 
     def notify(self, hook_name: str, **kwargs: Any) -> None:
-        """Call a notification hook; a failing plugin is logged, never fails the caller's request."""
-        try:
-            getattr(self.pm.hook, hook_name)(settings=self.settings, **kwargs)
-        except Exception:
-            log.exception("plugin hook %s failed", hook_name)
+        """Call a notification hook on each plugin in turn; one failing plugin is logged and skips
+        neither the others nor the caller's work."""
+        notify(self.pm, hook_name, settings=self.settings, **kwargs)
+
