@@ -117,7 +117,9 @@ def create(session: Session, principal: Principal, content: Content, *, source: 
 
 def visible(session: Session, principal: Principal, bulletin_id: str) -> Bulletin:
     """The bulletin if this principal may see it; NotFound otherwise (never reveals it exists)."""
-    bulletin = session.get(Bulletin, bulletin_id) if isinstance(bulletin_id, str) else None
+    # A NUL in an id is never a bulletin, and PostgreSQL would refuse the query with an error.
+    well_formed = isinstance(bulletin_id, str) and "\x00" not in bulletin_id
+    bulletin = session.get(Bulletin, bulletin_id) if well_formed else None
     if bulletin is None or not _may_see(session, principal, bulletin):
         raise NotFound("bulletin not found")
     return bulletin
@@ -152,9 +154,10 @@ def edit(session: Session, principal: Principal, bulletin_id: str, changes: dict
     content = Content.of(revision)
     for name, value in changes.items():
         setattr(content, name, value)
+    # Checked before the no-op test so that a withdrawn bulletin refuses every edit alike (409).
+    new_status = next_status(bulletin.status, "edit")
     if content.hash() == revision.content_hash:
         return bulletin
-    new_status = next_status(bulletin.status, "edit")
     _check_content(session, principal, content)
     before = bulletin.status
     bulletin.status = new_status

@@ -25,12 +25,21 @@ Channel = Literal["speaker", "display", "web"]
 # Lengths are checked by the service (with 413 for an over-long body), not here, so that the
 # limits and their messages live in one place.
 Code = Annotated[str, Field(min_length=1, max_length=32)]
+YEARS = (1970, 2999)
 
 
 def _local(value: datetime | None) -> datetime | None:
     """Times without an offset are Asia/Ho_Chi_Minh wall-clock time (DESIGN rule 7)."""
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=ZoneInfo(LOCAL_TZ))
+    return value
+
+
+def _refuse_nul(value: str | list[str] | None) -> str | list[str] | None:
+    # PostgreSQL refuses NUL in text; refuse it here so both stores answer 422, not 500.
+    values = value if isinstance(value, list) else [value]
+    if any(v is not None and "\x00" in v for v in values):
+        raise ValueError("must not contain NUL characters")
     return value
 
 
@@ -54,7 +63,16 @@ class ContentFields(BaseModel):
     @field_validator("valid_from", "valid_until", check_fields=False)
     @classmethod
     def _tz(cls, value: datetime | None) -> datetime | None:
-        return _local(value)
+        value = _local(value)
+        # Far-off years overflow when converted to UTC for the store (a 500), and mean nothing here.
+        if value is not None and not YEARS[0] <= value.year <= YEARS[1]:
+            raise ValueError(f"must be between the years {YEARS[0]} and {YEARS[1]}")
+        return value
+
+    @field_validator("title", "body", "voice", "targets", "source", "source_ref", check_fields=False)
+    @classmethod
+    def _no_nul(cls, value: str | list[str] | None) -> str | list[str] | None:
+        return _refuse_nul(value)
 
 
 class BulletinIn(ContentFields):
@@ -87,6 +105,11 @@ class Decision(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
     #: Optional: the content hash the decider read; a mismatch means someone edited it meanwhile (409).
     content_hash: str | None = Field(default=None, max_length=64)
+
+    @field_validator("reason", "content_hash")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        return _refuse_nul(value)
 
 
 def bulletin_view(session: Session, bulletin: Bulletin, *, with_artifacts: bool = True) -> dict[str, Any]:
@@ -149,6 +172,8 @@ def list_bulletins(
         raise Invalid(f"status must be one of {', '.join(STATUSES)}")
     if priority is not None and priority not in PRIORITIES:
         raise Invalid(f"priority must be one of {', '.join(PRIORITIES)}")
+    if commune is not None and "\x00" in commune:
+        raise Invalid("commune must not contain NUL characters")
     rows, total = service.listing(session, user, status=status, commune=commune, priority=priority,
                                   limit=limit, offset=offset)
     response.headers["X-Total-Count"] = str(total)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from hub import accounts
 from hub.api.deps import CurrentUser, HubDep, ReadDB
-from hub.errors import NotFound
+from hub.errors import Forbidden
 from hub.models import Commune, Device
 
 router = APIRouter(prefix="/api/v1", tags=["directory"])
@@ -46,7 +46,8 @@ def create_commune(payload: CommuneIn, user: CurrentUser, hub: HubDep) -> dict[s
 def register_device(payload: DeviceIn, user: CurrentUser, hub: HubDep) -> dict[str, Any]:
     user.require("admin", "operator")
     if not user.sees_commune(payload.commune):
-        raise NotFound(f"unknown commune code: {payload.commune}")
+        # Every user may list the communes, so there is nothing to hide: 403, as for bulletins.
+        raise Forbidden(f"an operator may register devices only in its own commune ({user.commune})")
     with hub.store.session() as session:
         return accounts.add_device(session, payload.name, payload.commune, payload.kind, actor=user)
 

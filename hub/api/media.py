@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy import select
+from starlette.types import Receive, Scope, Send
 
 from hub.api.deps import HubDep, bearer_token
 from hub.auth import authenticate
@@ -14,6 +18,8 @@ from hub.models import Artifact, Bulletin, MediaObject, Revision
 
 router = APIRouter(tags=["media"])
 IMMUTABLE = "public, max-age=31536000, immutable"
+# One range only, and short numbers (int() refuses over 4300 digits; no file is that large anyway).
+_RANGE_RE = re.compile(r"^[ \t]*bytes[ \t]*=[ \t]*([0-9]{0,18})[ \t]*-[ \t]*([0-9]{0,18})[ \t]*$", re.IGNORECASE)
 
 
 def _is_public(hub, sha256: str) -> bool:
@@ -39,9 +45,49 @@ def get_media(sha256: str, request: Request, hub: HubDep) -> Response:
         with hub.store.reader() as session:
             authenticate(session, token)
     etag = f'"{sha256}"'
-    if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+    # If-None-Match uses the weak comparison (RFC 9110 13.1.2), so W/"…" matches too.
+    tags = {tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")}
+    if etag in tags or "*" in tags:
         return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
     with hub.store.reader() as session:
         record = session.get(MediaObject, sha256)
     mime = record.mime if record else "application/octet-stream"
-    return FileResponse(path, media_type=mime, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
+    size = path.stat().st_size
+    use_range = _range_usable(request.headers.get("range"), size)
+    if use_range is None:
+        return JSONResponse({"detail": f"range not satisfiable: the file has {size} bytes"}, status_code=416,
+                            headers={"Content-Range": f"bytes */{size}", "ETag": etag})
+    return _MediaFile(path, media_type=mime, use_range=use_range,
+                      headers={"ETag": etag, "Cache-Control": IMMUTABLE})
+
+
+def _range_usable(header: str | None, size: int) -> bool | None:
+    """True to serve a single byte range, False to ignore the header, None when unsatisfiable.
+
+    Starlette answers a malformed Range with a plain-text 400; RFC 9110 lets a server ignore a
+    Range it does not understand, so only one well-formed range reaches it (devices resume with one).
+    """
+    match = _RANGE_RE.match(header or "")
+    if match is None or match.groups() == ("", ""):
+        return False
+    first, last = match.groups()
+    if size == 0:
+        return None
+    if not first:
+        return int(last) > 0 or None
+    if last and int(last) < int(first):
+        return False
+    return int(first) < size or None
+
+
+class _MediaFile(FileResponse):
+    """A FileResponse that can be told to ignore the request's Range header."""
+
+    def __init__(self, *args: Any, use_range: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.use_range = use_range
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.use_range:
+            scope = {**scope, "headers": [(k, v) for k, v in scope["headers"] if k.lower() != b"range"]}
+        await super().__call__(scope, receive, send)
