@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Tests never reach the internet: any engine that would call Google must be pointed at a local fake.
 os.environ.setdefault("HUB_GTTS_URL", "http://127.0.0.1:9/unreachable")
+os.environ.setdefault("HUB_GTTS_RETRIES", "0")
 
 
 @pytest.fixture
