@@ -140,6 +140,9 @@ class Revision(Base):
     valid_from: Mapped[datetime | None] = mapped_column()
     valid_until: Mapped[datetime | None] = mapped_column()
     voice: Mapped[str | None] = mapped_column(String(64))
+    #: How often an emergency (or priority) bulletin airs, and how far apart; None = the defaults.
+    repeat_count: Mapped[int | None] = mapped_column(Integer)
+    repeat_interval_s: Mapped[int | None] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -238,3 +241,71 @@ class AuditEvent(Base):
     revision: Mapped[int | None] = mapped_column(Integer)
     content_hash: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None] = mapped_column()
+
+
+class Playlist(Base):
+    """A commune's programme: items played back to back at scheduled wall-clock times."""
+
+    __tablename__ = "playlists"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    commune: Mapped[str] = mapped_column(ForeignKey("communes.code"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Higher wins when two programmes of one commune would overlap.
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    #: [{"bulletin_id": …} | {"media": "<sha256>"}]
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    #: {"days": [...], "times": ["06:00"], "start_date": …, "end_date": …, "exceptions": [...]}
+    schedule: Mapped[dict[str, Any]] = mapped_column()
+    #: "api", or "file" for playlists that `hub playlists sync` owns.
+    origin: Mapped[str] = mapped_column(String(16), default="api")
+    origin_path: Mapped[str | None] = mapped_column(String(500), unique=True)
+    created_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PlayReport(Base):
+    """Proof of play from a device; (device, report_id) makes reports idempotent."""
+
+    __tablename__ = "play_reports"
+    __table_args__ = (UniqueConstraint("device_id", "report_id"),
+                      Index("ix_play_reports_commune_started", "commune", "started_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), index=True)
+    report_id: Mapped[str] = mapped_column(String(64))
+    commune: Mapped[str] = mapped_column(String(32))
+    item_id: Mapped[str | None] = mapped_column(String(64))
+    bulletin_id: Mapped[str | None] = mapped_column(String(32))
+    priority: Mapped[str | None] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime] = mapped_column()
+    result: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Source(Base):
+    """A feed (RSS/Atom) the hub polls for new bulletins."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    url: Mapped[str] = mapped_column(String(2000), unique=True)
+    commune: Mapped[str | None] = mapped_column(ForeignKey("communes.code"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    etag: Mapped[str | None] = mapped_column(String(500))
+    modified: Mapped[str | None] = mapped_column(String(200))
+    last_polled_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Counter(Base):
+    """Named counters; ``schedule`` goes up with every change that can alter a device's manifest."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
