@@ -77,6 +77,23 @@ def cmd_devices_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_playlists_sync(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from hub import playlists
+    from hub.auth import Principal
+
+    hub = _open_hub(settings)
+    # The files are the operator's authority here: whoever may run this command owns the machine.
+    system = Principal("system", "hub playlists sync", "admin")
+    with hub.store.session() as session:
+        report = playlists.sync(session, system, Path(args.directory))
+    _print(report.as_dict())
+    for error in report.errors:
+        print(error, file=sys.stderr)
+    return 1 if report.errors else 0
+
+
 def cmd_plugins(args: argparse.Namespace, settings: Settings) -> int:
     from hub.plugins import list_plugins, make_plugin_manager
 
@@ -145,6 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--commune", required=True)
     p.add_argument("--kind", default="speaker", choices=["speaker", "display"])
+
+    lists = sub.add_parser("playlists", help="playlist files").add_subparsers(dest="action", required=True)
+    p = command("sync", cmd_playlists_sync, "make the file playlists equal the YAML files in DIR", lists)
+    p.add_argument("directory", metavar="DIR")
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
     p = command("upgrade", cmd_db_upgrade, "migrate the database schema (default: to the newest)", db)

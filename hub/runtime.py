@@ -9,6 +9,7 @@ from typing import Any
 import pluggy
 
 from hub.config import Settings
+from hub.manifests import Manifests
 from hub.media import MediaStore
 from hub.metrics import Metrics
 from hub.pipeline import Pipeline
@@ -26,6 +27,7 @@ class Hub:
     media: MediaStore
     pipeline: Pipeline
     metrics: Metrics
+    manifests: Manifests
 
     @classmethod
     def open(cls, settings: Settings, pm: pluggy.PluginManager | None = None) -> "Hub":
@@ -36,9 +38,10 @@ class Hub:
         store = Store(settings.sqlalchemy_url)
         media = MediaStore(settings.media_dir)
         metrics = Metrics(store, settings.offline_after_s)
-        return cls(settings, pm, store, media, Pipeline(store, media, pm, settings), metrics)
+        return cls(settings, pm, store, media, Pipeline(store, media, pm, settings), metrics, Manifests(store))
 
     def close(self) -> None:
+        self.manifests.stop()
         self.pipeline.stop()
         self.store.dispose()
 

@@ -11,6 +11,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from hub import changes
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -65,6 +67,7 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        changes.install(self._sessions)
         self.read_engine = make_engine(url, writer=False) if url.startswith("sqlite") else self.engine
         self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
 

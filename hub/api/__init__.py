@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter
 
-from hub.api import bulletins, directory, media, system
+from hub.api import bulletins, device, directory, media, monitor, playlists, system
 
 
 def routers() -> list[APIRouter]:
-    return [system.router, bulletins.router, directory.router, media.router]
+    return [system.router, bulletins.router, playlists.router, directory.router, device.router, monitor.router,
+            media.router]

@@ -1,0 +1,134 @@
+"""/api/v1/device/*: what a loudspeaker or display pulls and what it reports."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import select
+
+from hub.api.deps import CurrentDevice, HubDep
+from hub.models import Bulletin, Device, PlayReport, Revision, utcnow
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/api/v1/device", tags=["device"])
+
+
+@router.get("/manifest")
+def manifest(device: CurrentDevice, hub: HubDep, request: Request) -> Response:
+    entry = hub.manifests.get(device)
+    headers = {"ETag": entry.etag, "Cache-Control": "no-cache"}
+    if entry.etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+        return Response(status_code=304, headers=headers)
+    return Response(entry.render(utcnow()), media_type="application/json", headers=headers)
+
+
+@router.get("/events")
+async def events(device: CurrentDevice, hub: HubDep, request: Request) -> StreamingResponse:
+    """Server-sent events: ``manifest`` with the new ETag whenever this device's manifest changes."""
+    queue = hub.manifests.subscribe(device)
+
+    async def stream() -> AsyncIterator[bytes]:
+        try:
+            yield b"retry: 3000\n\n"
+            while True:
+                if await request.is_disconnected():
+                    return
+                try:
+                    etag = await asyncio.wait_for(queue.get(), timeout=15)
+                except asyncio.TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                yield f"event: manifest\ndata: {json.dumps({'etag': etag})}\n\n".encode()
+        finally:
+            hub.manifests.unsubscribe(device, queue)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+class Heartbeat(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["idle", "playing", "error"]
+    volume: int | None = Field(default=None, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _small(self) -> "Heartbeat":
+        if len(json.dumps(self.model_extra or {}, default=str)) > 4000:
+            raise ValueError("heartbeat extras over 4000 bytes")
+        return self
+
+
+@router.post("/heartbeat", status_code=204)
+def heartbeat(payload: Heartbeat, device: CurrentDevice, hub: HubDep) -> Response:
+    with hub.store.session() as session:
+        row = session.get(Device, device.id)
+        row.last_seen = utcnow()
+        row.status = payload.status
+        if payload.volume is not None:
+            row.volume = payload.volume
+        row.heartbeat = payload.model_dump(mode="json")
+    return Response(status_code=204)
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("times need an offset (ISO 8601, e.g. 2026-12-01T06:00:00+07:00)")
+    return value
+
+
+class PlayIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    report_id: str = Field(min_length=1, max_length=64)
+    item_id: str | None = Field(default=None, max_length=64)
+    bulletin_id: str | None = Field(default=None, max_length=32)
+    started_at: datetime
+    ended_at: datetime
+    result: Literal["played", "interrupted", "failed"]
+
+    _tz = field_validator("started_at", "ended_at")(lambda cls, v: _aware(v))
+
+    @model_validator(mode="after")
+    def _order(self) -> "PlayIn":
+        if self.ended_at < self.started_at:
+            raise ValueError("ended_at is before started_at")
+        return self
+
+
+class Plays(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plays: Annotated[list[PlayIn], Field(max_length=1000)]
+
+
+@router.post("/plays")
+def plays(payload: Plays, device: CurrentDevice, hub: HubDep) -> dict[str, int]:
+    """Batched proof of play; a report_id this device sent before is counted once."""
+    with hub.store.session() as session:
+        ids = [p.report_id for p in payload.plays]
+        seen = set(session.scalars(select(PlayReport.report_id).where(
+            PlayReport.device_id == device.id, PlayReport.report_id.in_(ids))))
+        bulletin_ids = {p.bulletin_id for p in payload.plays if p.bulletin_id}
+        priorities = dict(session.execute(
+            select(Bulletin.id, Revision.priority).join(Revision, (Revision.bulletin_id == Bulletin.id) & (
+                Revision.revision == Bulletin.revision)).where(Bulletin.id.in_(bulletin_ids))).all())
+        accepted = 0
+        for play in payload.plays:
+            if play.report_id in seen:
+                continue
+            seen.add(play.report_id)
+            session.add(PlayReport(
+                device_id=device.id, report_id=play.report_id, commune=device.commune, item_id=play.item_id,
+                bulletin_id=play.bulletin_id, priority=priorities.get(play.bulletin_id),
+                started_at=play.started_at, ended_at=play.ended_at, result=play.result))
+            accepted += 1
+    return {"accepted": accepted, "duplicates": len(payload.plays) - accepted}

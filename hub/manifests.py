@@ -1,0 +1,308 @@
+"""Device manifests: the store's playlists and bulletins, resolved into plays, cached per device.
+
+A poll costs one query (the ``schedule`` counter, see hub/changes.py) and a dictionary lookup while
+nothing changed: the timeline is resolved once per change per commune, and each device's JSON is
+serialised once per change. Only ``server_time`` is filled in per request, by a byte replace.
+
+The window is anchored to fixed six-hour buckets (Asia/Ho_Chi_Minh) and runs 30 hours from the
+bucket's start, so it always covers at least the next 24 hours, and the ETag changes only when the
+plays change or a new bucket starts — never merely because time passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from hub import changes
+
+try:  # TEMPORARY while hub/scheduler.py is being written
+    from hub import scheduler
+except ImportError:  # pragma: no cover
+    scheduler = None
+from hub.auth import Principal
+from hub.config import LOCAL_TZ
+from hub.models import Artifact, Bulletin, BulletinTarget, Device, MediaObject, Playlist, Revision, utcnow
+from hub.store import Store
+
+log = logging.getLogger(__name__)
+TZ = ZoneInfo(LOCAL_TZ)
+BUCKET = timedelta(hours=6)
+WINDOW = timedelta(hours=30)
+_SERVER_TIME = b"\x00SERVER_TIME\x00"
+
+
+def bucket_start(now: datetime) -> datetime:
+    local = now.astimezone(TZ)
+    midnight = datetime.combine(local.date(), time(0), TZ)
+    return (midnight + BUCKET * ((local - midnight) // BUCKET)).astimezone(timezone.utc)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+# --- from the store to the resolver's inputs --------------------------------------------------------
+
+
+def _media_ref(sha256: str, size: int, meta: dict[str, Any] | None, mime: str):
+    duration = (meta or {}).get("duration_s")
+    if not duration:
+        return None
+    return scheduler.MediaRef(sha256=sha256, bytes=size, duration_s=float(duration), mime=mime)
+
+
+def _audio_for(artifacts: list[Artifact], commune: str) -> Artifact | None:
+    """The audio made for this commune's voice, else the bulletin's general audio."""
+    audio = [a for a in artifacts if a.kind == "audio"]
+    for artifact in audio:
+        if commune in ((artifact.meta or {}).get("communes") or ()):
+            return artifact
+    return next((a for a in audio if not (a.meta or {}).get("communes")), audio[0] if audio else None)
+
+
+@dataclass(frozen=True)
+class CommuneState:
+    """Everything a commune's devices get, resolved once per change."""
+
+    plays: tuple
+    slides: tuple[dict[str, Any], ...]
+
+
+def load_inputs(session: Session, commune: str, now: datetime) -> tuple[list, list, dict[str, list[Artifact]]]:
+    targeted = select(BulletinTarget.bulletin_id).where(BulletinTarget.commune.in_([commune, "*"]))
+    rows = session.execute(
+        select(Bulletin, Revision).join(Revision, (Revision.bulletin_id == Bulletin.id) & (
+            Revision.revision == Bulletin.revision))
+        .where(Bulletin.status == "approved", Bulletin.approved_revision == Bulletin.revision,
+               Bulletin.id.in_(targeted), or_(Revision.valid_until.is_(None), Revision.valid_until > now))
+    ).all()
+    artifacts: dict[str, list[Artifact]] = {}
+    if rows:
+        for artifact in session.scalars(select(Artifact).where(
+                Artifact.bulletin_id.in_([b.id for b, _ in rows])).order_by(Artifact.renderer, Artifact.position)):
+            artifacts.setdefault(artifact.bulletin_id, []).append(artifact)
+    bulletins = []
+    for bulletin, revision in rows:
+        own = [a for a in artifacts.get(bulletin.id, []) if a.revision == bulletin.revision]
+        artifacts[bulletin.id] = own
+        audio = _audio_for(own, commune)
+        if "speaker" not in revision.channels:
+            audio = None
+        bulletins.append(scheduler.BulletinSpec(
+            id=bulletin.id, priority=revision.priority, targets=tuple(revision.targets),
+            approved_at=bulletin.approved_at, valid_from=revision.valid_from, valid_until=revision.valid_until,
+            media=_media_ref(audio.sha256, audio.bytes, audio.meta, audio.mime) if audio else None,
+            repeat_count=revision.repeat_count, repeat_interval_s=revision.repeat_interval_s))
+    playlists = []
+    for playlist in session.scalars(select(Playlist).where(Playlist.commune == commune, Playlist.enabled)):
+        items = []
+        for item in playlist.items:
+            if "media" in item:
+                media = session.get(MediaObject, item["media"])
+                ref = _media_ref(media.sha256, media.bytes, media.meta, media.mime) if media else None
+                if ref is not None:
+                    items.append(scheduler.PlaylistItem(media=ref))
+            else:
+                items.append(scheduler.PlaylistItem(bulletin_id=item["bulletin_id"]))
+        playlists.append(scheduler.PlaylistSpec(
+            id=playlist.id, commune=playlist.commune, name=playlist.name, enabled=playlist.enabled,
+            priority=playlist.priority, schedule=schedule_of(playlist.schedule), items=tuple(items),
+            created_at=playlist.created_at))
+    return playlists, bulletins, artifacts
+
+
+def schedule_of(raw: dict[str, Any]):
+    return scheduler.Schedule(
+        days=frozenset(raw.get("days") or ()),
+        times=tuple(time.fromisoformat(t) for t in raw.get("times") or ()),
+        start_date=date.fromisoformat(raw["start_date"]),
+        end_date=date.fromisoformat(raw["end_date"]) if raw.get("end_date") else None,
+        exceptions=frozenset(date.fromisoformat(d) for d in raw.get("exceptions") or ()),
+    )
+
+
+def resolve_commune(session: Session, commune: str, now: datetime, window_start: datetime) -> CommuneState:
+    playlists, bulletins, artifacts = load_inputs(session, commune, now)
+    plays = scheduler.resolve(playlists, bulletins, commune, window_start, WINDOW)
+    slides = []
+    by_priority = {"emergency": 0, "priority": 1, "normal": 2}
+    for spec in sorted(bulletins, key=lambda b: (by_priority[b.priority], -b.approved_at.timestamp(), b.id)):
+        if spec.valid_from is not None and spec.valid_from > now + WINDOW:
+            continue
+        for artifact in artifacts.get(spec.id, []):
+            if artifact.kind != "slide":
+                continue
+            meta = artifact.meta or {}
+            slides.append({
+                "bulletin_id": spec.id, "url": f"/media/{artifact.sha256}", "sha256": artifact.sha256,
+                "mime": artifact.mime, "priority": spec.priority, "orientation": meta.get("orientation"),
+                "page": meta.get("page"), "pages": meta.get("pages"), "duration_s": meta.get("duration_s"),
+                "valid_from": _iso(spec.valid_from) if spec.valid_from else None,
+                "valid_until": _iso(spec.valid_until) if spec.valid_until else None,
+            })
+    return CommuneState(plays=tuple(plays), slides=tuple(slides))
+
+
+def play_view(play) -> dict[str, Any]:
+    return {
+        "id": play.id, "bulletin_id": play.bulletin_id, "playlist_id": play.playlist_id,
+        "priority": play.priority, "reason": play.reason,
+        "starts_at": _iso(play.starts_at), "ends_at": _iso(play.ends_at),
+        "interrupt": play.priority == "emergency",
+        "media": {"url": f"/media/{play.media.sha256}", "sha256": play.media.sha256, "bytes": play.media.bytes,
+                  "duration_s": round(play.media.duration_s, 3), "mime": play.media.mime},
+    }
+
+
+# --- the per-device cache --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    generation: int
+    window_start: datetime
+    etag: str
+    body: bytes
+
+    def render(self, now: datetime) -> bytes:
+        return self.body.replace(_SERVER_TIME, _iso(now).encode(), 1)
+
+
+class Manifests:
+    """Builds and caches manifests; tells subscribed devices (server-sent events) when theirs change."""
+
+    def __init__(self, store: Store, poll_s: float = 0.5) -> None:
+        self.store = store
+        self.poll_s = poll_s
+        self._entries: dict[str, Entry] = {}
+        self._communes: dict[tuple[str, int, datetime], CommuneState] = {}
+        self._lock = threading.Lock()
+        self._subscribers: dict[str, set[tuple[asyncio.Queue, Principal]]] = {}
+        self._watcher: asyncio.Task | None = None
+        #: The ETag each subscribed queue was told last.
+        self._told: dict[int, str] = {}
+
+    def generation(self) -> int:
+        with self.store.reader() as session:
+            return changes.generation(session)
+
+    def get(self, device: Principal, *, generation: int | None = None, now: datetime | None = None) -> Entry:
+        now = now or utcnow()
+        generation = self.generation() if generation is None else generation
+        window_start = bucket_start(now)
+        entry = self._entries.get(device.id)
+        if entry is not None and entry.generation == generation and entry.window_start == window_start:
+            return entry
+        with self._lock:
+            entry = self._entries.get(device.id)
+            if entry is not None and entry.generation == generation and entry.window_start == window_start:
+                return entry
+            entry = self._build(device, generation, window_start, now)
+            self._entries[device.id] = entry
+            return entry
+
+    def _commune(self, session: Session, commune: str, generation: int, window_start: datetime,
+                 now: datetime) -> CommuneState:
+        key = (commune, generation, window_start)
+        state = self._communes.get(key)
+        if state is None:
+            state = resolve_commune(session, commune, now, window_start)
+            # Older generations are never asked for again.
+            self._communes = {k: v for k, v in self._communes.items() if k[1] == generation}
+            self._communes[key] = state
+        return state
+
+    def _build(self, device: Principal, generation: int, window_start: datetime, now: datetime) -> Entry:
+        with self.store.reader() as session:
+            row = session.get(Device, device.id)
+            commune = row.commune if row is not None else device.commune
+            state = self._commune(session, commune, generation, window_start, now)
+        items = [play_view(p) for p in state.plays]
+        slides = list(state.slides)
+        if row is not None and row.kind == "display":
+            # A board shows the slides of its own orientation only.
+            orientation = ((row.heartbeat or {}).get("orientation")) or "landscape"
+            slides = [s for s in slides if s.get("orientation") in (None, orientation)]
+        digest = hashlib.sha256(json.dumps([device.id, items, slides], sort_keys=True).encode()).hexdigest()
+        body = {
+            "device": device.id, "commune": commune, "generated_at": _iso(now), "server_time": "SERVER_TIME",
+            "window_start": _iso(window_start), "window_end": _iso(window_start + WINDOW),
+            "etag": digest[:32], "items": items, "slides": slides,
+        }
+        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        raw = raw.replace(b'"SERVER_TIME"', b'"' + _SERVER_TIME + b'"', 1)
+        return Entry(generation, window_start, f'"{digest[:32]}"', raw)
+
+    # --- counts for monitoring ---------------------------------------------------------------------
+
+    def scheduled_counts(self, session: Session, communes: list[str], first: date, last: date) -> dict[tuple[str, date], int]:
+        """Plays the schedule holds per commune and local day, resolved from the current state."""
+        counts: dict[tuple[str, date], int] = {}
+        start = datetime.combine(first, time(0), TZ).astimezone(timezone.utc)
+        span = datetime.combine(last + timedelta(days=1), time(0), TZ).astimezone(timezone.utc) - start
+        for commune in communes:
+            playlists, bulletins, _ = load_inputs(session, commune, start)
+            for play in scheduler.resolve(playlists, bulletins, commune, start, span):
+                day = play.starts_at.astimezone(TZ).date()
+                if first <= day <= last:
+                    counts[(commune, day)] = counts.get((commune, day), 0) + 1
+        return counts
+
+    # --- events ------------------------------------------------------------------------------------
+
+    def subscribe(self, device: Principal) -> asyncio.Queue:
+        queue: asyncio.Queue = asyncio.Queue(maxsize=8)
+        self._subscribers.setdefault(device.id, set()).add((queue, device))
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+        etag = self.get(device).etag
+        self._told[id(queue)] = etag
+        queue.put_nowait(etag)
+        return queue
+
+    def unsubscribe(self, device: Principal, queue: asyncio.Queue) -> None:
+        subscribers = self._subscribers.get(device.id, set())
+        subscribers.discard((queue, device))
+        self._told.pop(id(queue), None)
+        if not subscribers:
+            self._subscribers.pop(device.id, None)
+
+    async def _watch(self) -> None:
+        seen = None
+        while self._subscribers:
+            try:
+                generation = await asyncio.to_thread(self.generation)
+                bucket = bucket_start(utcnow())
+                if (generation, bucket) != seen:
+                    seen = (generation, bucket)
+                    for subscribers in list(self._subscribers.values()):
+                        for queue, device in list(subscribers):
+                            entry = await asyncio.to_thread(self.get, device, generation=generation)
+                            if self._told.get(id(queue)) != entry.etag:
+                                self._told[id(queue)] = entry.etag
+                                if queue.full():
+                                    queue.get_nowait()
+                                queue.put_nowait(entry.etag)
+            except Exception:
+                log.exception("manifest watcher")
+            await asyncio.sleep(self.poll_s)
+
+    def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+
+
+def conflicts_for_commune(session: Session, commune: str, now: datetime, window: timedelta) -> list[str]:
+    playlists, _bulletins, _ = load_inputs(session, commune, now)
+    return list(scheduler.conflicts(playlists, commune, now, window))
