@@ -24,6 +24,7 @@ COMMUNES = [
 
 BULLETINS = [
     {
+        "ref": "tiem-chung-12-2026",
         "title": "Thông báo lịch tiêm chủng mở rộng tháng 12/2026",
         "body": (
             "Trạm Y tế phường Lương Văn Tri thông báo: ngày 05/12/2026, từ 7h30 đến 11h00, tổ chức tiêm "
@@ -33,6 +34,7 @@ BULLETINS = [
         "priority": "normal", "targets": ["LSN-LVT"],
     },
     {
+        "ref": "thi-dua-2027",
         "title": "UBND tỉnh phát động phong trào thi đua năm 2027",
         "body": (
             "Thực hiện Nghị quyết Đại hội Đảng bộ tỉnh lần thứ XVIII, UBND tỉnh phát động phong trào thi đua "
@@ -42,6 +44,7 @@ BULLETINS = [
         "priority": "priority", "targets": ["*"],
     },
     {
+        "ref": "canh-bao-mua-lu",
         "title": "Cảnh báo mưa lớn và lũ quét",
         "body": (
             "Trung tâm Khí tượng Thủy văn tỉnh cảnh báo: từ đêm nay đến ngày 28/11, khu vực xã Cao Lộc và xã "
@@ -76,6 +79,7 @@ def run_demo(settings: Settings, *, fresh: bool = False) -> int:
         rendered = 0
         while hub.pipeline.run_one():
             rendered += 1
+        _sync_example_playlists(hub)
         _report(settings, created, rendered)
         return 0
     finally:
@@ -107,7 +111,7 @@ def _fill(hub: Hub) -> dict:
             content = service.Content(title=spec["title"], body=spec["body"], priority=spec["priority"],
                                       channels=["speaker", "display", "web"], targets=spec["targets"],
                                       valid_from=now - timedelta(hours=1), valid_until=now + timedelta(days=30))
-            bulletin, _ = service.create(session, author, content, source="demo", source_ref=spec["title"])
+            bulletin, _ = service.create(session, author, content, source="demo", source_ref=spec["ref"])
             session.flush()
             service.transition(session, author, bulletin.id, "submit")
             service.transition(session, approver, bulletin.id, "approve")
@@ -115,6 +119,21 @@ def _fill(hub: Hub) -> dict:
             ids.append(bulletin.id)
         session.flush()
     return {"users": users, "devices": devices, "bulletins": ids}
+
+
+def _sync_example_playlists(hub: Hub) -> None:
+    from pathlib import Path
+
+    from hub import playlists
+
+    folder = Path("playlists")
+    if not folder.is_dir():
+        return
+    with hub.store.session() as session:
+        report = playlists.sync(session, Principal("system", "hub demo", "admin"), folder)
+    print(f"Playlists from {folder}/: {len(report.created)} created; {len(report.errors)} with errors.")
+    for error in report.errors:
+        print(f"  {error}")
 
 
 def _report(settings: Settings, created: dict, rendered: int) -> None:

@@ -304,5 +304,5 @@ class Manifests:
 
 
 def conflicts_for_commune(session: Session, commune: str, now: datetime, window: timedelta) -> list[str]:
-    playlists, _bulletins, _ = load_inputs(session, commune, now)
-    return list(scheduler.conflicts(playlists, commune, now, window))
+    playlists, bulletins, _ = load_inputs(session, commune, now)
+    return list(scheduler.conflicts(playlists, commune, now, window, bulletins=bulletins))

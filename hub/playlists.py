@@ -62,13 +62,15 @@ class ItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     bulletin_id: str | None = Field(default=None, max_length=32)
+    #: A bulletin by where it came from, "source:source_ref" (handy in files: ids are random).
+    bulletin_ref: str | None = Field(default=None, max_length=600, pattern=r"^[^:]+:.+$")
     #: sha256 of uploaded audio (POST /api/v1/media).
     media: str | None = Field(default=None, max_length=64)
 
     @model_validator(mode="after")
     def _one(self) -> "ItemIn":
-        if (self.bulletin_id is None) == (self.media is None):
-            raise ValueError("an item has exactly one of bulletin_id or media")
+        if sum(value is not None for value in (self.bulletin_id, self.bulletin_ref, self.media)) != 1:
+            raise ValueError("an item has exactly one of bulletin_id, bulletin_ref or media")
         return self
 
 
@@ -104,6 +106,12 @@ def _check_access(session: Session, principal: Principal, commune: str) -> None:
 def check_items(session: Session, commune: str, items: list[ItemIn]) -> None:
     """Every bulletin approved and aimed at this commune; every media file uploaded audio it may use."""
     for index, item in enumerate(items):
+        if item.bulletin_ref is not None:
+            source, _, ref = item.bulletin_ref.partition(":")
+            found = session.scalar(select(Bulletin.id).where(Bulletin.source == source, Bulletin.source_ref == ref))
+            if found is None:
+                raise Invalid(f"items[{index}]: no bulletin from {item.bulletin_ref}")
+            item.bulletin_id, item.bulletin_ref = found, None
         if item.bulletin_id is not None:
             bulletin = session.get(Bulletin, item.bulletin_id)
             if bulletin is None or bulletin.status != "approved" or bulletin.approved_revision != bulletin.revision:
