@@ -34,7 +34,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from hub.app import create_app
 
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
-                proxy_headers=True)
+                proxy_headers=True, timeout_graceful_shutdown=5)
     return 0
 
 
