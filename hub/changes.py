@@ -37,14 +37,20 @@ def _before_flush(session: Session, _context, _instances) -> None:
         bump(session)
 
 
-def _after_end(session: Session, *_args) -> None:
+def _after_rollback(session: Session, *_args) -> None:
     session.info.pop("schedule_bumped", None)
 
 
-def install(session_factory) -> None:
+def install(session_factory, on_bump=None) -> None:
+    """Bump the counter from sessions of ``session_factory``; call ``on_bump()`` after such a commit."""
+
+    def after_commit(session: Session) -> None:
+        if session.info.pop("schedule_bumped", None) and on_bump is not None:
+            on_bump()
+
     event.listen(session_factory, "before_flush", _before_flush)
-    event.listen(session_factory, "after_commit", _after_end)
-    event.listen(session_factory, "after_rollback", _after_end)
+    event.listen(session_factory, "after_commit", after_commit)
+    event.listen(session_factory, "after_rollback", _after_rollback)
 
 
 def bump(session: Session) -> None:

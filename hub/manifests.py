@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import threading
+import time as time_module
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
@@ -30,7 +31,7 @@ try:  # TEMPORARY while hub/scheduler.py is being written
     from hub import scheduler
 except ImportError:  # pragma: no cover
     scheduler = None
-from hub.auth import Principal
+from hub.auth import Principal, hash_token
 from hub.config import LOCAL_TZ
 from hub.models import Artifact, Bulletin, BulletinTarget, Device, MediaObject, Playlist, Revision, utcnow
 from hub.store import Store
@@ -182,9 +183,14 @@ class Entry:
 class Manifests:
     """Builds and caches manifests; tells subscribed devices (server-sent events) when theirs change."""
 
-    def __init__(self, store: Store, poll_s: float = 0.5) -> None:
+    def __init__(self, store: Store, poll_s: float = 0.5, generation_ttl_s: float = 0.25) -> None:
         self.store = store
         self.poll_s = poll_s
+        # Another process's change shows after at most this long; this process's own at once.
+        self.generation_ttl_s = generation_ttl_s
+        self._generation: tuple[float, int] | None = None
+        self._devices: dict[str, tuple[int, Principal | None]] = {}
+        store.on_schedule_change.append(self.invalidate)
         self._entries: dict[str, Entry] = {}
         self._communes: dict[tuple[str, int, datetime], CommuneState] = {}
         self._lock = threading.Lock()
@@ -193,9 +199,33 @@ class Manifests:
         #: The ETag each subscribed queue was told last.
         self._told: dict[int, str] = {}
 
+    def invalidate(self) -> None:
+        self._generation = None
+
     def generation(self) -> int:
+        cached = self._generation
+        clock = time_module.monotonic()
+        if cached is not None and clock - cached[0] < self.generation_ttl_s:
+            return cached[1]
         with self.store.reader() as session:
-            return changes.generation(session)
+            value = changes.generation(session)
+        self._generation = (clock, value)
+        return value
+
+    def device_for_token(self, token: str) -> Principal | None:
+        """The device a token belongs to, cached until anything about devices changes."""
+        digest = hash_token(token)
+        generation = self.generation()
+        cached = self._devices.get(digest)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        with self.store.reader() as session:
+            device = session.scalar(select(Device).where(Device.token_hash == digest, Device.active))
+            principal = Principal(device.id, device.name, "device", device.commune, device.kind) if device else None
+        if len(self._devices) > 100_000:
+            self._devices.clear()
+        self._devices[digest] = (generation, principal)
+        return principal
 
     def get(self, device: Principal, *, generation: int | None = None, now: datetime | None = None) -> Entry:
         now = now or utcnow()

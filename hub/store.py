@@ -67,9 +67,15 @@ class Store:
         self.url = url
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        changes.install(self._sessions)
+        #: Called after a commit that changed what devices must play (see hub/changes.py).
+        self.on_schedule_change: list = []
+        changes.install(self._sessions, on_bump=self._schedule_changed)
         self.read_engine = make_engine(url, writer=False) if url.startswith("sqlite") else self.engine
         self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
+
+    def _schedule_changed(self) -> None:
+        for callback in self.on_schedule_change:
+            callback()
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
