@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import __version__
@@ -44,12 +45,13 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise _BodyTooLarge
+                    raise _BodyTooLarge()
             return message
 
         try:
             await self.app(scope, counted, send)
         except _BodyTooLarge:
+            # Reached only if nothing inside answered it (the error handlers usually do).
             await _too_large(send, limit)
 
 
@@ -80,8 +82,11 @@ class RequestMetrics:
                 hub.metrics.latency.observe(time.perf_counter() - started)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(HTTPException):
+    """Raised from inside body reading; an HTTPException so FastAPI passes it on, not a 400."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413, detail="request body over the limit")
 
 
 async def _too_large(send: Send, limit: int) -> None:

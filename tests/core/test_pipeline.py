@@ -80,7 +80,8 @@ def _drain(hub, rounds: int = 50) -> None:
 
 def test_retry_with_backoff_then_done(make_client):
     plugin = Flaky(failures=2)
-    client = make_client(plugin)
+    # A backoff long enough that no loaded machine lets it pass between two lines of this test.
+    client = make_client(plugin, job_backoff_s=60.0, job_backoff_max_s=120.0)
     hub = client.app.state.hub
     _, bid, author = _approved(client)
     assert client.get(f"/api/v1/bulletins/{bid}", headers=author).json()["render_status"] == "queued"
