@@ -1,0 +1,152 @@
+"""CAP 1.2 out: ``/cap/{id}.xml`` for each approved emergency, and ``/feeds/cap.atom`` listing them.
+
+Only emergency bulletins published on the web channel are alerts here: the web channel is the
+department's consent to publish a bulletin on the open internet, and CAP output is public.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request, Response
+from feedgen.feed import FeedGenerator
+
+from hub import __version__
+from hub.api.deps import ReadDB
+from hub.errors import NotFound
+from hub.models import utcnow
+
+from .caching import cached
+from .feeds import EMPTY_UPDATED, new_entry, page_url
+from .published import PublicBulletin, previous_approval, published, published_one
+from .settings import WebSettings
+from .text import local, xml_safe
+
+CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
+CAP_MIME = "application/cap+xml"
+#: CAP recommends headlines under 160 characters (some receivers cut them there).
+HEADLINE_MAX = 160
+
+
+def cap_time(moment: datetime) -> str:
+    """CAP 1.2 dateTime: seconds, an explicit offset, never "Z" (local time, +07:00)."""
+    return local(moment).replace(microsecond=0).isoformat()
+
+
+def identifier(bulletin_id: str, revision: int) -> str:
+    # Each approved revision is its own message; a later one refers to the earlier as an Update.
+    return f"{bulletin_id}-r{revision}"
+
+
+def cap_url(public_url: str, bulletin_id: str) -> str:
+    return f"{public_url.rstrip('/')}/cap/{quote(bulletin_id, safe='')}.xml"
+
+
+def _headline(title: str) -> str:
+    title = " ".join(title.split())
+    return title if len(title) <= HEADLINE_MAX else title[: HEADLINE_MAX - 1].rstrip() + "…"
+
+
+def cap_document(bulletin: PublicBulletin, settings: Any, web: WebSettings,
+                 previous: tuple[int, datetime] | None = None) -> bytes:
+    """One CAP 1.2 <alert> for an emergency bulletin, UTF-8 with an XML declaration."""
+    sender = web.sender(settings.public_url)
+    base = settings.public_url.rstrip("/")
+
+    def add(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
+        element = ET.SubElement(parent, f"{{{CAP_NS}}}{tag}")
+        if text is not None:
+            element.text = xml_safe(text)
+        return element
+
+    alert = ET.Element(f"{{{CAP_NS}}}alert")
+    add(alert, "identifier", identifier(bulletin.id, bulletin.revision))
+    add(alert, "sender", sender)
+    add(alert, "sent", cap_time(bulletin.approved_at))
+    add(alert, "status", "Actual")
+    add(alert, "msgType", "Update" if previous else "Alert")
+    add(alert, "scope", "Public")
+    if previous:
+        revision, sent = previous
+        add(alert, "references", f"{sender},{identifier(bulletin.id, revision)},{cap_time(sent)}")
+
+    info = add(alert, "info")
+    add(info, "language", "vi-VN")
+    add(info, "category", web.cap_category)
+    add(info, "event", web.cap_event)
+    add(info, "urgency", "Immediate")
+    add(info, "severity", web.cap_severity)
+    add(info, "certainty", web.cap_certainty)
+    add(info, "effective", cap_time(max(bulletin.valid_from or bulletin.approved_at, bulletin.approved_at)))
+    if bulletin.valid_until:
+        add(info, "expires", cap_time(bulletin.valid_until))
+    add(info, "senderName", settings.province)
+    add(info, "headline", _headline(bulletin.title))
+    add(info, "description", bulletin.body)
+    add(info, "web", page_url(base, bulletin.id))
+    if bulletin.audio is not None:
+        resource = add(info, "resource")
+        add(resource, "resourceDesc", "Bản tin âm thanh")
+        add(resource, "mimeType", bulletin.audio.mime)
+        add(resource, "size", str(bulletin.audio.bytes))
+        add(resource, "uri", bulletin.audio.url(base))
+    area = add(info, "area")
+    if bulletin.everywhere:
+        add(area, "areaDesc", settings.province)
+    else:
+        add(area, "areaDesc", ", ".join(name for _code, name in bulletin.communes) or settings.province)
+    for code, _name in bulletin.communes:
+        geocode = add(area, "geocode")
+        add(geocode, "valueName", "commune")
+        add(geocode, "value", code)
+    return ET.tostring(alert, encoding="utf-8", xml_declaration=True, default_namespace=CAP_NS)
+
+
+def cap_feed(items: list[PublicBulletin], settings: Any, web: WebSettings) -> bytes:
+    base = settings.public_url.rstrip("/")
+    fg = FeedGenerator()
+    fg.id(base + "/feeds/cap.atom")
+    fg.title(xml_safe(f"Cảnh báo khẩn cấp — {settings.province}"))
+    fg.subtitle("CAP 1.2")
+    fg.link(href=base + "/feeds/cap.atom", rel="self")
+    fg.link(href=base + "/", rel="alternate")
+    fg.language("vi")
+    fg.author({"name": xml_safe(web.podcast_author or settings.province)})
+    fg.generator("grassroots-hub", version=__version__)
+    fg.updated(max((item.approved_at for item in items), default=EMPTY_UPDATED))
+    for item in items:
+        entry = new_entry(fg)
+        entry.id(f"{cap_url(base, item.id)}#r{item.revision}")
+        entry.title(xml_safe(item.title))
+        entry.link(href=cap_url(base, item.id), rel="alternate", type=CAP_MIME)
+        entry.link(href=page_url(base, item.id), rel="related", type="text/html")
+        entry.published(item.approved_at)
+        entry.updated(item.approved_at)
+        entry.summary(xml_safe(_headline(item.title)))
+    return fg.atom_str(pretty=True)
+
+
+def make_router(settings: Any, web: WebSettings) -> APIRouter:
+    router = APIRouter(tags=["web"])
+
+    # Declared before the commune feeds' /feeds/{commune}.atom, which it would otherwise match.
+    @router.api_route("/feeds/cap.atom", methods=["GET", "HEAD"], response_class=Response)
+    def cap_atom(request: Request, db: ReadDB) -> Response:
+        """An Atom index of the emergency alerts in force, each linking to its CAP 1.2 document."""
+        items = published(db, now=utcnow(), priority="emergency", limit=web.feed_limit)
+        return cached(request, cap_feed(items, settings, web), "application/atom+xml; charset=utf-8",
+                      web.max_age_s)
+
+    @router.api_route("/cap/{bulletin_id}.xml", methods=["GET", "HEAD"], response_class=Response)
+    def cap_alert(bulletin_id: str, request: Request, db: ReadDB) -> Response:
+        """The CAP 1.2 alert of an approved emergency bulletin in force; 404 for anything else."""
+        bulletin = published_one(db, bulletin_id, now=utcnow())
+        if bulletin is None or bulletin.priority != "emergency":
+            raise NotFound("no emergency alert with this id")
+        previous = previous_approval(db, bulletin.id, bulletin.revision)
+        return cached(request, cap_document(bulletin, settings, web, previous), CAP_MIME, web.max_age_s)
+
+    return router
