@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -29,9 +30,22 @@ os.environ.setdefault("HUB_GTTS_URL", "http://127.0.0.1:9/unreachable")
 os.environ.setdefault("HUB_GTTS_RETRIES", "0")
 
 
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory) -> Path:
+    """One database migrated to head per test session; each test starts from a copy of it."""
+    from hub.store import migrate
+
+    path = tmp_path_factory.mktemp("template") / "hub.db"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "var", workers=0, tts_engines=["espeak"], job_backoff_s=0.05,
+def settings(tmp_path: Path, migrated_db: Path) -> Settings:
+    data = tmp_path / "var"
+    data.mkdir()
+    shutil.copyfile(migrated_db, data / "hub.db")
+    return Settings(data_dir=data, workers=0, tts_engines=["espeak"], job_backoff_s=0.05,
                     job_backoff_max_s=0.2)
 
 
