@@ -24,7 +24,8 @@ from hub.workflow import next_status
 TITLE_MAX = 300
 BODY_MAX = 20_000
 #: The fields that make up a revision's content; the content hash covers exactly these.
-CONTENT_FIELDS = ("title", "body", "priority", "channels", "targets", "valid_from", "valid_until", "voice")
+CONTENT_FIELDS = ("title", "body", "priority", "channels", "targets", "valid_from", "valid_until", "voice",
+                  "repeat_count", "repeat_interval_s")
 
 
 @dataclass
@@ -37,6 +38,8 @@ class Content:
     valid_from: datetime | None = None
     valid_until: datetime | None = None
     voice: str | None = None
+    repeat_count: int | None = None
+    repeat_interval_s: int | None = None
 
     def hash(self) -> str:
         canonical = {
@@ -48,6 +51,8 @@ class Content:
             "valid_from": self.valid_from.isoformat() if self.valid_from else None,
             "valid_until": self.valid_until.isoformat() if self.valid_until else None,
             "voice": self.voice,
+            "repeat_count": self.repeat_count,
+            "repeat_interval_s": self.repeat_interval_s,
         }
         blob = json.dumps(canonical, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()

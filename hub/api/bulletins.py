@@ -84,6 +84,9 @@ class BulletinIn(ContentFields):
     valid_from: datetime | None = None
     valid_until: datetime | None = None
     voice: str | None = Field(default=None, max_length=64)
+    #: How often an emergency airs (or a priority bulletin opens a programme), and how far apart.
+    repeat_count: int | None = Field(default=None, ge=1, le=50)
+    repeat_interval_s: int | None = Field(default=None, ge=30, le=86_400)
     source: str = Field(default="api", min_length=1, max_length=64)
     source_ref: str | None = Field(default=None, min_length=1, max_length=500)
 
@@ -97,6 +100,9 @@ class BulletinPatch(ContentFields):
     valid_from: datetime | None = None
     valid_until: datetime | None = None
     voice: str | None = Field(default=None, max_length=64)
+    #: How often an emergency airs (or a priority bulletin opens a programme), and how far apart.
+    repeat_count: int | None = Field(default=None, ge=1, le=50)
+    repeat_interval_s: int | None = Field(default=None, ge=30, le=86_400)
 
 
 class Decision(BaseModel):
@@ -131,6 +137,8 @@ def bulletin_view(session: Session, bulletin: Bulletin, *, with_artifacts: bool 
         "valid_from": revision.valid_from,
         "valid_until": revision.valid_until,
         "voice": revision.voice,
+        "repeat_count": revision.repeat_count,
+        "repeat_interval_s": revision.repeat_interval_s,
         "source": bulletin.source,
         "source_ref": bulletin.source_ref,
         "created_at": bulletin.created_at,

@@ -178,3 +178,17 @@ def test_airtime_bad_ranges(desk):
     for query in ("from=2026-13-01", "from=2026-12-05&to=2026-12-01", "from=2020-01-01&to=2026-01-01"):
         r = desk.client.get(f"/api/v1/monitor/airtime?{query}", headers=monitor)
         assert r.status_code == 422 and r.json()["detail"]
+
+
+def test_emergency_repeats_as_the_bulletin_says(desk):
+    speaker = desk.people.device("loa-a", "A")
+    bid = desk.approved(targets=["A"], priority="emergency", repeat_count=3, repeat_interval_s=120)
+    body = desk.client.get(f"/api/v1/bulletins/{bid}", headers=desk.author).json()
+    assert (body["repeat_count"], body["repeat_interval_s"]) == (3, 120)
+    plays = [i for i in manifest(desk.client, speaker).json()["items"] if i["bulletin_id"] == bid]
+    starts = [parse(p["starts_at"]) for p in plays]
+    assert len(plays) == 3 and all(p["interrupt"] for p in plays)
+    assert [(b - a).total_seconds() for a, b in zip(starts, starts[1:])] == [120.0, 120.0]
+    r = desk.client.post("/api/v1/bulletins", json={"title": "t", "body": "b", "targets": ["A"], "repeat_count": 0},
+                         headers=desk.author)
+    assert r.status_code == 422
