@@ -78,6 +78,8 @@ class CommuneState:
 
     plays: tuple
     slides: tuple[dict[str, Any], ...]
+    #: When a bulletin in it starts or stops being valid: the state must be resolved again then.
+    stale_at: datetime | None = None
 
 
 def load_inputs(session: Session, commune: str, now: datetime) -> tuple[list, list, dict[str, list[Artifact]]]:
@@ -152,7 +154,8 @@ def resolve_commune(session: Session, commune: str, now: datetime, window_start:
                 "valid_from": _iso(spec.valid_from) if spec.valid_from else None,
                 "valid_until": _iso(spec.valid_until) if spec.valid_until else None,
             })
-    return CommuneState(plays=tuple(plays), slides=tuple(slides))
+    edges = [t for spec in bulletins for t in (spec.valid_from, spec.valid_until) if t is not None and t > now]
+    return CommuneState(plays=tuple(plays), slides=tuple(slides), stale_at=min(edges, default=None))
 
 
 def play_view(play) -> dict[str, Any]:
@@ -175,6 +178,11 @@ class Entry:
     window_start: datetime
     etag: str
     body: bytes
+    stale_at: datetime | None = None
+
+    def fresh(self, generation: int, window_start: datetime, now: datetime) -> bool:
+        return (self.generation == generation and self.window_start == window_start
+                and (self.stale_at is None or now < self.stale_at))
 
     def render(self, now: datetime) -> bytes:
         return self.body.replace(_SERVER_TIME, _iso(now).encode(), 1)
@@ -232,11 +240,11 @@ class Manifests:
         generation = self.generation() if generation is None else generation
         window_start = bucket_start(now)
         entry = self._entries.get(device.id)
-        if entry is not None and entry.generation == generation and entry.window_start == window_start:
+        if entry is not None and entry.fresh(generation, window_start, now):
             return entry
         with self._lock:
             entry = self._entries.get(device.id)
-            if entry is not None and entry.generation == generation and entry.window_start == window_start:
+            if entry is not None and entry.fresh(generation, window_start, now):
                 return entry
             entry = self._build(device, generation, window_start, now)
             self._entries[device.id] = entry
@@ -246,7 +254,7 @@ class Manifests:
                  now: datetime) -> CommuneState:
         key = (commune, generation, window_start)
         state = self._communes.get(key)
-        if state is None:
+        if state is None or (state.stale_at is not None and now >= state.stale_at):
             state = resolve_commune(session, commune, now, window_start)
             # Older generations are never asked for again.
             self._communes = {k: v for k, v in self._communes.items() if k[1] == generation}
@@ -272,7 +280,7 @@ class Manifests:
         }
         raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         raw = raw.replace(b'"SERVER_TIME"', b'"' + _SERVER_TIME + b'"', 1)
-        return Entry(generation, window_start, f'"{digest[:32]}"', raw)
+        return Entry(generation, window_start, f'"{digest[:32]}"', raw, state.stale_at)
 
     # --- counts for monitoring ---------------------------------------------------------------------
 
@@ -313,8 +321,10 @@ class Manifests:
         while self._subscribers:
             try:
                 generation = await asyncio.to_thread(self.generation)
-                bucket = bucket_start(utcnow())
-                if (generation, bucket) != seen:
+                now = utcnow()
+                bucket = bucket_start(now)
+                stale = any(not entry.fresh(generation, bucket, now) for entry in list(self._entries.values()))
+                if (generation, bucket) != seen or stale:
                     seen = (generation, bucket)
                     for subscribers in list(self._subscribers.values()):
                         for queue, device in list(subscribers):

@@ -14,7 +14,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import select
 
-from hub.api.deps import CurrentDevice, HubDep
+from hub.api.deps import CurrentDevice, HubDep, bearer_token
+from hub import changes
 from hub.models import Bulletin, Device, PlayReport, Revision, utcnow
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def manifest(device: CurrentDevice, hub: HubDep, request: Request) -> Response:
 async def events(device: CurrentDevice, hub: HubDep, request: Request) -> StreamingResponse:
     """Server-sent events: ``manifest`` with the new ETag whenever this device's manifest changes."""
     queue = hub.manifests.subscribe(device)
+    token = bearer_token(request) or ""
 
     async def stream() -> AsyncIterator[bytes]:
         try:
@@ -44,6 +46,9 @@ async def events(device: CurrentDevice, hub: HubDep, request: Request) -> Stream
                 try:
                     etag = await asyncio.wait_for(queue.get(), timeout=15)
                 except asyncio.TimeoutError:
+                    # A device deactivated meanwhile loses its stream.
+                    if await asyncio.to_thread(hub.manifests.device_for_token, token) is None:
+                        return
                     yield b": keep-alive\n\n"
                     continue
                 yield f"event: manifest\ndata: {json.dumps({'etag': etag})}\n\n".encode()
@@ -71,6 +76,9 @@ class Heartbeat(BaseModel):
 def heartbeat(payload: Heartbeat, device: CurrentDevice, hub: HubDep) -> Response:
     with hub.store.session() as session:
         row = session.get(Device, device.id)
+        if (payload.model_extra or {}).get("orientation") != (row.heartbeat or {}).get("orientation"):
+            # A board turned round needs the slides of its new orientation in its manifest.
+            changes.bump(session)
         row.last_seen = utcnow()
         row.status = payload.status
         if payload.volume is not None:

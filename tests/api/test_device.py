@@ -192,3 +192,16 @@ def test_emergency_repeats_as_the_bulletin_says(desk):
     r = desk.client.post("/api/v1/bulletins", json={"title": "t", "body": "b", "targets": ["A"], "repeat_count": 0},
                          headers=desk.author)
     assert r.status_code == 422
+
+
+def test_a_bulletin_leaves_the_cached_manifest_when_it_expires(desk):
+    speaker = desk.people.device("loa-a", "A")
+    until = utcnow() + timedelta(minutes=30)
+    bid = desk.approved(targets=["A"], priority="emergency", valid_until=until.isoformat())
+    device = desk.hub.manifests.device_for_token(desk.people.tokens["loa-a"])
+    now = utcnow()
+    before = desk.hub.manifests.get(device, now=now)
+    assert bid.encode() in before.body
+    later = desk.hub.manifests.get(device, now=until + timedelta(seconds=1))
+    assert later.etag != before.etag and bid.encode() not in later.body
+    assert manifest(desk.client, speaker).status_code == 200
