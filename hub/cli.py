@@ -120,7 +120,7 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(pm=None, settings: Settings | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="grassroots-hub: bulletins to loudspeakers, boards and feeds")
     parser.add_argument("--version", action="version", version=f"grassroots-hub {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -170,16 +170,28 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
     p = command("upgrade", cmd_db_upgrade, "migrate the database schema (default: to the newest)", db)
     p.add_argument("revision", nargs="?", default="head")
+
+    if pm is not None:
+        pm.hook.hub_register_commands(subparsers=sub, settings=settings)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    from hub.plugins import make_plugin_manager
+
+    try:
+        settings = Settings()
+        pm = make_plugin_manager(settings)
+    except ValidationError as exc:
+        print(f"hub: invalid setting: {exc}", file=sys.stderr)
+        return 2
+    except HubError as exc:
+        print(f"hub: {exc.detail}", file=sys.stderr)
+        return 2
+    args = build_parser(pm, settings).parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        settings = Settings()
         return args.func(args, settings) or 0
     except ValidationError as exc:
         print(f"hub: invalid setting: {exc}", file=sys.stderr)

@@ -93,6 +93,25 @@ def hub_register_routes(settings: Any) -> list[APIRouter]:
     """
 
 
+@hookspec
+def hub_register_commands(subparsers: Any, settings: Any) -> None:
+    """Add subcommands to the ``hub`` command line.
+
+    Each subcommand sets ``func`` (called as ``func(args, settings)``, returning the exit status)
+    with ``set_defaults``.
+
+    :param subparsers: the ``hub`` parser's ``argparse`` subparsers object.
+    :param settings: the hub's settings.
+
+    Example::
+
+        @hookimpl
+        def hub_register_commands(subparsers):
+            p = subparsers.add_parser("weather", help="print today's forecast")
+            p.set_defaults(func=lambda args, settings: print_forecast() or 0)
+    """
+
+
 # --- Notifications ------------------------------------------------------------------------------
 
 

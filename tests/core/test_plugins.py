@@ -169,3 +169,22 @@ def test_plugins_cli_and_api_agree(settings, client, people, capsys, monkeypatch
     espeak = next(p for p in from_api if p["name"] == "tts_espeak")
     assert espeak["hooks"] == ["hub_register_tts_engines"] and espeak["version"]
     assert client.get("/api/v1/plugins").status_code == 401
+
+
+def test_plugins_add_cli_commands(settings, capsys):
+    from hub.cli import build_parser
+
+    class Weather:
+        @hookimpl
+        def hub_register_commands(self, subparsers):
+            p = subparsers.add_parser("weather", help="print the forecast")
+            p.add_argument("--commune", required=True)
+            p.set_defaults(func=lambda args, settings: print(f"nắng ở {args.commune}") or 3)
+
+    pm = make_plugin_manager(settings)
+    pm.register(Weather())
+    args = build_parser(pm, settings).parse_args(["weather", "--commune", "X1"])
+    assert args.func(args, settings) == 3
+    assert capsys.readouterr().out.strip() == "nắng ở X1"
+    # The built-in ingest plugin contributes `hub sources` the same way.
+    assert build_parser(pm, settings).parse_args(["sources", "list"]).func.__module__ == "hub_ingest.cli"
