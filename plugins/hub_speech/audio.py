@@ -1,0 +1,416 @@
+"""Broadcast mastering: level, limit, chime and encode one programme to MP3 with ffmpeg.
+
+Loudness is set by measured gain into an oversampled look-ahead limiter rather than by
+``loudnorm``: espeak-ng's pulse-like voice has a peak-to-loudness ratio near 18 dB, so
+``loudnorm`` cannot reach −16 LUFS linearly under −1.5 dBTP and its dynamic fallback lands
+around −17.5 LUFS (see docs/audio.md). Every result is measured on the final MP3.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+#: Bump when the same input and settings would master differently; part of every cache key.
+MASTERING_VERSION = "1"
+
+#: ffprobe format names of the uploads we accept (the container is sniffed, never the extension).
+UPLOAD_FORMATS = {
+    "mp3": "MP3",
+    "wav": "WAV",
+    "ogg": "OGG",
+    "mov,mp4,m4a,3gp,3g2,mj2": "M4A",
+}
+
+#: ebur128 reports −70 LUFS (its absolute gate) when nothing in the signal is loud enough to count.
+SILENT_LUFS = -69.9
+
+# Oversampling makes the limiter see inter-sample peaks, so sample peaks there ≈ true peaks.
+_OVERSAMPLE = 4
+
+
+class AudioSettings(BaseSettings):
+    """Audio post-processing, read from ``HUB_AUDIO_*``."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_AUDIO_", extra="ignore")
+
+    #: Integrated loudness of the finished MP3 (EBU R128), LUFS.
+    target_lufs: float = Field(default=-16.0, ge=-36.0, le=-8.0)
+    #: Ceiling for the true peak of the finished MP3, dBTP.
+    true_peak: float = Field(default=-1.5, ge=-12.0, le=0.0)
+    #: How far the finished loudness may miss the target before another mastering pass, LU.
+    tolerance_lu: float = Field(default=0.3, gt=0.0, le=2.0)
+    sample_rate: Literal[8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000] = 22050
+    bitrate: str = "64k"
+    channels: Literal[1, 2] = 1
+    #: Voice EQ for horn loudspeakers: high-pass below ~150 Hz, presence lift around 3 kHz.
+    eq: bool = False
+    eq_highpass_hz: int = Field(default=150, ge=20, le=600)
+    eq_presence_db: float = Field(default=4.0, ge=0.0, le=12.0)
+    #: Speech leveller (ffmpeg ``speechnorm``) before the limiter: evens out a recording's level and
+    #: lowers the voice's peak-to-loudness ratio, so the limiter has less to do.
+    level: bool = False
+    #: Most the limiter may cut the voice's peaks, dB. Caps the gain for a very short text, whose
+    #: programme loudness the chime and pauses dominate: better −16.6 LUFS than a crushed voice.
+    max_limiting_db: float = Field(default=12.0, ge=0.0, le=20.0)
+    #: Intro and outro chime, synthesised by the hub itself.
+    chime: bool = True
+    #: Chime loudness relative to the speech target, LU. At 0 a programme of any length measures
+    #: the same with or without the chime; below 0 a short text must be pushed harder to compensate.
+    chime_lu: float = Field(default=0.0, ge=-20.0, le=3.0)
+    #: Silence at the very start and end of the file, ms.
+    pad_ms: int = Field(default=500, ge=0, le=10_000)
+    #: Silence between the chime and the voice, ms.
+    chime_gap_ms: int = Field(default=400, ge=0, le=5_000)
+    #: Pause after the title, between paragraphs, and between long-paragraph pieces, ms.
+    title_pause_ms: int = Field(default=900, ge=0, le=5_000)
+    paragraph_pause_ms: int = Field(default=600, ge=0, le=5_000)
+    sentence_pause_ms: int = Field(default=250, ge=0, le=5_000)
+    #: Speaking rate passed to the TTS engine (1.0 = the engine's normal rate).
+    speed: float = Field(default=1.0, ge=0.5, le=2.0)
+    #: Longest text piece sent to an engine at once; pieces are spoken in parallel and cached alone.
+    chunk_chars: int = Field(default=600, ge=50, le=5_000)
+    #: Pieces synthesised at the same time (1 for an engine that cannot run concurrently).
+    synth_workers: int = Field(default=4, ge=1, le=32)
+    #: Longest uploaded recording accepted, seconds.
+    max_recording_s: float = Field(default=1800.0, gt=0)
+
+    @field_validator("bitrate")
+    @classmethod
+    def _bitrate(cls, value: str) -> str:
+        if not re.fullmatch(r"\d{1,3}k", value):
+            raise ValueError("bitrate must look like '64k'")
+        return value
+
+    def mastering_key(self) -> dict[str, object]:
+        """The settings that change the finished file (not the ones that only change speed)."""
+        return self.model_dump(exclude={"synth_workers", "max_recording_s", "tolerance_lu"})
+
+
+@dataclass(frozen=True)
+class Loudness:
+    integrated_lufs: float | None
+    true_peak_dbtp: float | None
+
+
+@dataclass(frozen=True)
+class Mastered:
+    data: bytes
+    duration_s: float
+    loudness: Loudness
+    passes: int
+
+
+class FFmpegError(RuntimeError):
+    """ffmpeg or ffprobe failed; the message carries the tail of its log."""
+
+
+def run_ffmpeg(args: list[str], *, what: str) -> str:
+    """Run ffmpeg quietly and return its log (stderr), raising FFmpegError on failure."""
+    cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.strip().splitlines()[-6:])
+        raise FFmpegError(f"ffmpeg failed while {what}: {tail}")
+    return proc.stderr
+
+
+def probe(path: Path) -> dict:
+    """ffprobe's view of a file, or FFmpegError if it cannot be read as media at all."""
+    cmd = [
+        "ffprobe", "-v", "error", "-of", "json",
+        "-show_entries", "format=format_name,duration:stream=codec_type,codec_name,duration,channels,sample_rate",
+        str(path),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+    if proc.returncode != 0:
+        raise FFmpegError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "unreadable")
+    return json.loads(proc.stdout or "{}")
+
+
+_SUMMARY = re.compile(r"\[(?P<name>[^\]\s]+) @ [^\]]+\] Summary:(?P<body>.*?)(?=\[[^\]]+ @ [^\]]+\] Summary:|\Z)", re.S)
+
+
+def parse_ebur128(log_text: str) -> dict[str, Loudness]:
+    """Summaries of every ebur128 instance in an ffmpeg log, by instance name."""
+    found: dict[str, Loudness] = {}
+    for match in _SUMMARY.finditer(log_text):
+        body = match["body"]
+        i = re.search(r"I:\s+(-?[\d.]+|-inf) LUFS", body)
+        p = re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", body)
+        lufs = float(i[1]) if i and i[1] != "-inf" else None
+        if lufs is not None and lufs <= SILENT_LUFS:
+            lufs = None
+        peak = float(p[1]) if p and p[1] != "-inf" else None
+        found[match["name"].split("@", 1)[-1]] = Loudness(lufs, peak)
+    return found
+
+
+def measure(path: Path, *, peak: str = "true") -> Loudness:
+    """Integrated loudness and peak of a file, by ebur128 as the standard says (true peak by default)."""
+    return _measure(path, peak=peak)[0]
+
+
+def _measure(path: Path, *, peak: str = "true") -> tuple[Loudness, float]:
+    log_text = run_ffmpeg(
+        ["-i", str(path), "-map", "0:a:0", "-af", f"ebur128@m=peak={peak}:framelog=verbose", "-f", "null", "-"],
+        what=f"measuring {path.name}",
+    )
+    times = re.findall(r"time=(\d+):(\d\d):(\d\d(?:\.\d+)?)", log_text)
+    seconds = 0.0
+    if times:
+        h, m, sec = times[-1]
+        seconds = int(h) * 3600 + int(m) * 60 + float(sec)
+    return parse_ebur128(log_text)["m"], seconds
+
+
+def _db_to_lin(db: float) -> float:
+    return 10 ** (db / 20)
+
+
+def _pre_chain(audio: AudioSettings, pre_gain_db: float) -> str:
+    """Mono float, level to a working reference, optional horn EQ and speech leveller."""
+    parts = [
+        "aformat=sample_fmts=flt:channel_layouts=mono",
+        f"volume={pre_gain_db:.3f}dB:precision=float",
+    ]
+    if audio.eq:
+        parts.append(f"highpass=f={audio.eq_highpass_hz}:poles=2")
+        if audio.eq_presence_db > 0:
+            parts.append(f"equalizer=f=3000:t=q:w=0.9:g={audio.eq_presence_db:g}")
+    if audio.level:
+        # Half-cycle peaks towards -6 dBFS, at most ~9.5 dB up or down, changing slowly; below the
+        # threshold (pauses, room noise) nothing is raised.
+        parts.append("speechnorm=p=0.5:e=3:c=3:t=0.02:r=0.001:f=0.001:l=1")
+    return ",".join(parts)
+
+
+def _voice_chain(audio: AudioSettings, gain_db: float, ceiling_db: float) -> str:
+    """Gain into a true-peak-aware limiter, back to the output rate."""
+    rate = audio.sample_rate
+    # Fast release shapes only the loudest pitch pulses; a slow one would duck whole syllables
+    # and cost loudness (measured: 20 ms ≈ 1.7 LU better than 400 ms at the same ceiling).
+    return (
+        f"volume={gain_db:.3f}dB:precision=float,"
+        f"aresample={rate * _OVERSAMPLE},"
+        f"alimiter=limit={_db_to_lin(ceiling_db):.5f}:level=disabled:attack=1:release=25,"
+        f"aresample={rate},aformat=sample_fmts=flt:channel_layouts=mono"
+    )
+
+
+def _fmt(audio: AudioSettings) -> str:
+    return f"aresample={audio.sample_rate},aformat=sample_fmts=flt:sample_rates={audio.sample_rate}:channel_layouts=mono"
+
+
+def _graph(
+    audio: AudioSettings,
+    pre_gain_db: float,
+    gains: list[float],
+    ceiling_db: float,
+    bookends: tuple[Path, Path] | None,
+    *,
+    measure_each: bool,
+) -> str:
+    """One filter graph: the voice through each candidate gain, between the bookends."""
+    n = len(gains)
+    chains = [f"[0:a]{_pre_chain(audio, pre_gain_db)},asplit={n}" + "".join(f"[v{k}]" for k in range(n))]
+    if bookends:
+        chains.append(f"[1:a]{_fmt(audio)},asplit={n}" + "".join(f"[i{k}]" for k in range(n)))
+        chains.append(f"[2:a]{_fmt(audio)},asplit={n}" + "".join(f"[o{k}]" for k in range(n)))
+    for k, gain in enumerate(gains):
+        chains.append(f"[v{k}]{_voice_chain(audio, gain, ceiling_db)}[p{k}]")
+        # Each measured branch needs an output of its own, or ffmpeg never pulls audio through it.
+        tail = f"ebur128@b{k}=peak=none:framelog=verbose[m{k}]" if measure_each else "anull[out]"
+        if bookends:
+            chains.append(f"[i{k}][p{k}][o{k}]concat=n=3:v=0:a=1,{tail}")
+        else:
+            chains.append(f"[p{k}]{tail}")
+    return ";".join(chains)
+
+
+def _inputs(source: Path, bookends: tuple[Path, Path] | None, window: tuple[float, float] | None = None) -> list[str]:
+    args = ["-ss", f"{window[0]:.2f}", "-t", f"{window[1]:.2f}", "-i", str(source)] if window else ["-i", str(source)]
+    if bookends:
+        args += ["-i", str(bookends[0]), "-i", str(bookends[1])]
+    return args
+
+
+def _solve_gain(points: list[tuple[float, float]], target: float) -> float:
+    """Gain at which loudness (monotonic in gain, flattened by the limiter) reaches target."""
+    points = sorted(points)
+    for (g1, l1), (g2, l2) in zip(points, points[1:]):
+        if l1 <= target <= l2 and l2 > l1:
+            return g1 + (target - l1) * (g2 - g1) / (l2 - l1)
+    # Outside the bracket: extend the nearest segment, never with a slope flatter than the
+    # limiter allows in practice, so an almost flat curve cannot ask for absurd gain.
+    (g1, l1), (g2, l2) = (points[-2], points[-1]) if target > points[-1][1] else (points[0], points[1])
+    slope = max((l2 - l1) / (g2 - g1) if g2 != g1 else 1.0, 0.25)
+    anchor_g, anchor_l = (g2, l2) if target > points[-1][1] else (g1, l1)
+    return anchor_g + (target - anchor_l) / slope
+
+
+WORK_REFERENCE_LUFS = -20.0
+#: libmp3lame output measures ~0.4 LU quieter than its input here (64k and 128k alike, not explained
+#: by its low-pass); aiming that much higher saves a second encode in most cases.
+CODEC_LOSS_LU = 0.4
+#: Seconds of a long voice measured at each candidate gain.
+CANDIDATE_WINDOW_S = 40.0
+
+
+def master(
+    source: Path,
+    audio: AudioSettings,
+    work_dir: Path,
+    *,
+    bookends: tuple[Path, Path] | None,
+    tags: dict[str, str],
+) -> Mastered:
+    """Turn any decodable voice file into the finished MP3, measured as EBU R128 measures it.
+
+    Passes: measure the raw voice; measure the programme (or a 40 s window of a long voice) at
+    three candidate gains through the limiter; encode at the interpolated gain; measure the MP3.
+    If the MP3 still misses the target or the peak ceiling, correct and encode again, at most
+    twice. A gain capped by ``max_limiting_db`` stops there and reports what it measured.
+    """
+    # Sample peak is enough here: it only bounds how hard the limiter may be driven.
+    raw, voice_s = _measure(source, peak="sample")
+    if raw.integrated_lufs is None:
+        if raw.true_peak_dbtp is None:
+            raise ValueError("the audio is silent")
+        # Too short or too quiet for gated loudness: level by peak instead, then measure the whole.
+        pre_gain = -6.0 - raw.true_peak_dbtp
+    else:
+        pre_gain = WORK_REFERENCE_LUFS - raw.integrated_lufs
+
+    # The MP3 encoder and the downsampler add a little overshoot, hence a ceiling below the limit.
+    ceiling = audio.true_peak - 1.0
+    base = audio.target_lufs - WORK_REFERENCE_LUFS
+    peak_in = (raw.true_peak_dbtp or 0.0) + pre_gain
+    max_gain = ceiling - peak_in + audio.max_limiting_db
+    # Measured on espeak-ng, the answer is usually base + 2…6 dB.
+    candidates = sorted({min(base + step, max_gain) for step in (2.0, 5.0, 8.0)})
+    # Speech is statistically steady: a long voice's loudness curve is read from a window of it
+    # alone (the chime, at the target loudness, hardly moves a long programme), a short one's whole.
+    window = None
+    if voice_s > CANDIDATE_WINDOW_S * 1.5:
+        window = ((voice_s - CANDIDATE_WINDOW_S) / 2, CANDIDATE_WINDOW_S)
+    ends = None if window else bookends
+    log_text = run_ffmpeg(
+        [*_inputs(source, ends, window), "-filter_complex",
+         _graph(audio, pre_gain, candidates, ceiling, ends, measure_each=True),
+         *[arg for k in range(len(candidates)) for arg in ("-map", f"[m{k}]", "-f", "null", "-")]],
+        what="measuring candidate gains",
+    )
+    found = parse_ebur128(log_text)
+    points = [(g, found[f"b{k}"].integrated_lufs) for k, g in enumerate(candidates)]
+    points = [(g, lufs) for g, lufs in points if lufs is not None]
+    aim = audio.target_lufs + CODEC_LOSS_LU
+    gain = min(_solve_gain(points, aim) if len(points) >= 2 else base, max_gain)
+    log.debug("candidate loudness %s -> gain %.2f dB (cap %.2f)", points, gain, max_gain)
+
+    out = work_dir / "master.mp3"
+    passes = 2
+    for attempt in range(3):
+        _encode(source, audio, pre_gain, gain, ceiling, bookends, tags, out)
+        final = measure(out)
+        passes += 2
+        off = None if final.integrated_lufs is None else audio.target_lufs - final.integrated_lufs
+        peak_over = None if final.true_peak_dbtp is None else final.true_peak_dbtp - audio.true_peak
+        if (off is None or abs(off) <= audio.tolerance_lu) and (peak_over is None or peak_over <= 0):
+            break
+        log.debug("pass %d at gain %.2f: %s", attempt + 1, gain, final)
+        log.info("mastering pass %d missed: %.2f LU off, peak %+.2f dB over; correcting", attempt + 1, off or 0, peak_over or 0)
+        if peak_over is not None and peak_over > 0:
+            ceiling -= peak_over + 0.2
+        previous = gain
+        if off is not None:
+            points.append((gain, final.integrated_lufs))
+            gain = min(_solve_gain(points, audio.target_lufs) if len(points) >= 2 else gain + off, max_gain)
+        if abs(gain - previous) < 0.05 and (peak_over is None or peak_over <= 0):
+            log.info("mastering stops at the limiter cap: %.2f LU from target", off or 0)
+            break
+    else:
+        log.warning("mastering did not converge: %s", final)
+
+    return Mastered(data=out.read_bytes(), duration_s=duration_of(out), loudness=final, passes=passes)
+
+
+def _encode(
+    source: Path,
+    audio: AudioSettings,
+    pre_gain: float,
+    gain: float,
+    ceiling: float,
+    bookends: tuple[Path, Path] | None,
+    tags: dict[str, str],
+    out: Path,
+) -> None:
+    metadata: list[str] = []
+    for key, value in tags.items():
+        if value:
+            metadata += ["-metadata", f"{key}={value}"]
+    run_ffmpeg(
+        [
+            *_inputs(source, bookends),
+            "-filter_complex", _graph(audio, pre_gain, [gain], ceiling, bookends, measure_each=False),
+            "-map", "[out]", "-map_metadata", "-1", *metadata,
+            "-ac", str(audio.channels), "-ar", str(audio.sample_rate),
+            "-c:a", "libmp3lame", "-b:a", audio.bitrate,
+            # bitexact keeps encoder version strings out, so the same input gives the same bytes.
+            "-fflags", "+bitexact", "-flags:a", "+bitexact",
+            "-id3v2_version", "4", "-write_xing", "1",
+            "-y", str(out),
+        ],
+        what="encoding MP3",
+    )
+
+
+def duration_of(path: Path) -> float:
+    info = probe(path)
+    value = info.get("format", {}).get("duration")
+    return round(float(value), 3) if value not in (None, "N/A") else 0.0
+
+
+def check_upload(path: Path, audio: AudioSettings) -> tuple[str, float]:
+    """Say what an upload is by decoding it (never by its name); ValueError if it will not do."""
+    if not path.is_file() or path.stat().st_size == 0:
+        raise ValueError("the recording is empty")
+    try:
+        info = probe(path)
+    except FFmpegError as exc:
+        raise ValueError(f"the recording could not be decoded as audio (MP3, WAV, M4A or OGG): {exc}") from None
+    fmt = info.get("format", {}).get("format_name", "")
+    kind = UPLOAD_FORMATS.get(fmt)
+    if kind is None:
+        raise ValueError(f"unsupported recording format {fmt or 'unknown'!r}: send MP3, WAV, M4A or OGG")
+    streams = [s for s in info.get("streams", []) if s.get("codec_type") == "audio"]
+    if not streams:
+        raise ValueError(f"the {kind} file has no audio stream")
+    raw = info.get("format", {}).get("duration") or streams[0].get("duration")
+    try:
+        duration = float(raw)
+    except (TypeError, ValueError):
+        duration = 0.0
+    if not math.isfinite(duration) or duration < 0.3:
+        raise ValueError(f"the {kind} recording is empty or shorter than 0.3 s")
+    if duration > audio.max_recording_s:
+        raise ValueError(
+            f"the recording lasts {duration:.0f} s, longer than the {audio.max_recording_s:.0f} s allowed"
+        )
+    # Decode it all once: a header can look fine over a body that is not audio.
+    try:
+        run_ffmpeg(["-i", str(path), "-map", "0:a:0", "-f", "null", "-"], what="decoding the recording")
+    except FFmpegError as exc:
+        raise ValueError(f"the {kind} recording could not be decoded: {exc}") from None
+    return kind, duration
