@@ -25,7 +25,7 @@ TITLE_MAX = 300
 BODY_MAX = 20_000
 #: The fields that make up a revision's content; the content hash covers exactly these.
 CONTENT_FIELDS = ("title", "body", "priority", "channels", "targets", "valid_from", "valid_until", "voice",
-                  "repeat_count", "repeat_interval_s")
+                  "repeat_count", "repeat_interval_s", "recording_sha256")
 
 
 @dataclass
@@ -40,6 +40,7 @@ class Content:
     voice: str | None = None
     repeat_count: int | None = None
     repeat_interval_s: int | None = None
+    recording_sha256: str | None = None
 
     def hash(self) -> str:
         canonical = {
@@ -53,6 +54,7 @@ class Content:
             "voice": self.voice,
             "repeat_count": self.repeat_count,
             "repeat_interval_s": self.repeat_interval_s,
+            "recording_sha256": self.recording_sha256,
         }
         blob = json.dumps(canonical, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
@@ -240,7 +242,7 @@ def snapshot(session: Session, bulletin: Bulletin, revision_number: int | None =
         id=bulletin.id, revision=number, content_hash=revision.content_hash, title=revision.title,
         body=revision.body, priority=revision.priority, channels=tuple(revision.channels),
         targets=tuple(revision.targets), valid_from=revision.valid_from, valid_until=revision.valid_until,
-        approved_at=bulletin.approved_at, voice=revision.voice, recording_sha256=bulletin.recording_sha256,
+        approved_at=bulletin.approved_at, voice=revision.voice, recording_sha256=revision.recording_sha256,
     )
 
 

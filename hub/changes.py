@@ -14,7 +14,7 @@ from hub.models import Artifact, Bulletin, Commune, Counter, Device, MediaObject
 SCHEDULE = "schedule"
 #: Device columns that change what its manifest says (heartbeats touch others and must stay cheap).
 _DEVICE_FIELDS = ("commune", "kind", "active", "token_hash")
-_BULLETIN_FIELDS = ("status", "revision", "approved_revision", "recording_sha256")
+_BULLETIN_FIELDS = ("status", "revision", "approved_revision")
 
 
 def _matters(obj: object) -> bool:

@@ -118,7 +118,6 @@ class Bulletin(Base):
     approved_revision: Mapped[int | None] = mapped_column(Integer)
     approved_at: Mapped[datetime | None] = mapped_column()
     approved_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
-    recording_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -143,6 +142,8 @@ class Revision(Base):
     #: How often an emergency (or priority) bulletin airs, and how far apart; None = the defaults.
     repeat_count: Mapped[int | None] = mapped_column(Integer)
     repeat_interval_s: Mapped[int | None] = mapped_column(Integer)
+    #: An uploaded recording that airs instead of synthesised speech (part of the approved content).
+    recording_sha256: Mapped[str | None] = mapped_column(String(64))
     content_hash: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

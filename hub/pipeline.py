@@ -28,7 +28,7 @@ from hub import bulletins
 from hub.media import MediaStore
 from hub.models import Artifact, Bulletin, Commune, Job, MediaObject, utcnow
 from hub.plugin_types import CommuneInfo, RenderContext, Renderer
-from hub.plugins import collect_renderers, notify
+from hub.plugins import RegistrationCache, collect_renderers, notify
 from hub.store import Store
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,8 @@ class Pipeline:
         self.pm = pm
         self.settings = settings
         self.renderers = collect_renderers(pm, settings)
+        #: What renderers get as ``ctx.hook``: registrations collected once per process.
+        self.hook = RegistrationCache(pm.hook)
         self.host = socket.gethostname()
         self._wake = threading.Condition()
         self._stop = threading.Event()
@@ -175,7 +177,7 @@ class Pipeline:
             if "*" not in snap.targets:
                 query = query.where(Commune.code.in_(snap.targets))
             communes = tuple(CommuneInfo(c.code, c.name, c.voice) for c in session.scalars(query))
-        return RenderContext(bulletin=snap, communes=communes, settings=self.settings, hook=self.pm.hook,
+        return RenderContext(bulletin=snap, communes=communes, settings=self.settings, hook=self.hook,
                              media=self.media, work_dir=work_dir, province=self.settings.province)
 
     def run_one(self, owner: str | None = None) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import logging
+import threading
 from typing import Any
 
 import pluggy
@@ -100,3 +101,35 @@ def notify(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> None:
             impl.function(**{name: kwargs[name] for name in impl.argnames})
         except Exception:
             log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
+
+
+class RegistrationCache:
+    """A hook relay that remembers what registration hooks returned.
+
+    Registration hooks are cheap and free of side effects by contract, so their results for given
+    settings never change within a process. Keeping them means objects with state — a TTS engine's
+    circuit breaker, a normaliser's loaded lexicon — live as long as the process, not one render.
+    Every other hook passes straight through.
+    """
+
+    def __init__(self, hook: Any) -> None:
+        self._hook = hook
+        self._results: dict[tuple[str, int], tuple[Any, list]] = {}
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        caller = getattr(self._hook, name)
+        if not name.startswith("hub_register_") or name in ("hub_register_routes", "hub_register_commands"):
+            return caller
+
+        def cached(**kwargs: Any) -> list:
+            settings = kwargs.get("settings")
+            key = (name, id(settings))
+            with self._lock:
+                hit = self._results.get(key)
+                if hit is None or hit[0] is not settings:
+                    hit = (settings, caller(**kwargs))
+                    self._results[key] = hit
+                return hit[1]
+
+        return cached

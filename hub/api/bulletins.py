@@ -145,7 +145,7 @@ def bulletin_view(session: Session, bulletin: Bulletin, *, with_artifacts: bool 
         "updated_at": bulletin.updated_at,
         "approved_revision": bulletin.approved_revision,
         "approved_at": bulletin.approved_at,
-        "recording_sha256": bulletin.recording_sha256,
+        "recording_sha256": revision.recording_sha256,
         "render_status": status,
         "error": error,
     }

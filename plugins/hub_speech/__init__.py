@@ -22,6 +22,44 @@ __all__ = [
 
 
 @hookimpl
+def hub_register_routes() -> list:
+    from hub_speech.routes import build_router
+
+    return [build_router()]
+
+
+@hookimpl
+def hub_register_commands(subparsers) -> None:
+    p = subparsers.add_parser("say", help="speak a text as the hub would (check pronunciation before approving)",
+                              description="Print the normalised text and write the finished MP3.")
+    p.add_argument("text", help="Vietnamese text, or - to read standard input")
+    p.add_argument("-o", "--output", default="say.mp3", help="MP3 file to write (default: say.mp3)")
+    p.add_argument("--voice", help="e.g. vi, vi-VN-x-central, vi-VN-x-south")
+    p.set_defaults(func=_say)
+
+
+def _say(args, settings) -> int:
+    import json
+    import sys
+    from pathlib import Path
+
+    from hub.plugins import RegistrationCache, make_plugin_manager
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    hook = RegistrationCache(make_plugin_manager(settings).hook)
+    try:
+        media = synthesize_to_mp3(hook, settings, text, voice=args.voice)
+    except SpeechUnavailable as exc:
+        print(f"hub say: {exc}", file=sys.stderr)
+        return 1
+    Path(args.output).write_bytes(media.data)
+    print(json.dumps({"output": args.output, **{k: media.meta.get(k) for k in (
+        "spoken_text", "engine", "voice", "fallback", "duration_s", "loudness_lufs", "true_peak_dbtp")}},
+        ensure_ascii=False))
+    return 0
+
+
+@hookimpl
 def hub_register_renderers(settings: Any) -> list[Renderer]:
     # Speech also feeds the web channel: feeds carry the MP3 as their enclosure.
     return [Renderer(name="speech", channel="speaker", render=render, version=MASTERING_VERSION, extra_channels=("web",))]

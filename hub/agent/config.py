@@ -1,0 +1,45 @@
+"""The agent's settings: flags on the command line, else ``HUB_AGENT_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AgentSettings(BaseSettings):
+    """Timing knobs default to field values; tests make them small."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_AGENT_", extra="ignore")
+
+    server: str = "http://127.0.0.1:8000"
+    #: The device token; read from the environment so it need not show in ``ps``.
+    token: SecretStr = SecretStr("")
+    cache: Path = Path("./agent-cache")
+    #: The player command; the media file's path is appended. Empty: mpg123 or ffplay, the first found.
+    player: str = ""
+    volume: int = Field(default=80, ge=0, le=100)
+
+    #: Manifest poll interval; the event stream usually tells the agent sooner.
+    poll_s: float = Field(default=60.0, gt=0)
+    #: Each poll waits poll_s times a random factor in [1 - jitter, 1 + jitter], so devices spread out.
+    poll_jitter: float = Field(default=0.2, ge=0, lt=1)
+    #: Retry delays when the hub is unreachable: backoff_s, doubling up to backoff_max_s.
+    backoff_s: float = Field(default=2.0, gt=0)
+    backoff_max_s: float = Field(default=300.0, gt=0)
+    #: Listen to GET /api/v1/device/events so an emergency starts within seconds.
+    events: bool = True
+    #: The hub sends a keep-alive every 15 s; silence longer than this means the stream is dead.
+    events_timeout_s: float = Field(default=45.0, gt=0)
+    request_timeout_s: float = Field(default=15.0, gt=0)
+
+    heartbeat_s: float = Field(default=30.0, gt=0)
+    #: An item whose start passed longer ago than this is skipped (emergencies: see docs/agent.md).
+    late_tolerance_s: float = Field(default=30.0, ge=0)
+    #: After SIGTERM, a player still running this long later gets SIGKILL.
+    kill_grace_s: float = Field(default=3.0, gt=0)
+    #: Media no longer in the manifest are evicted, least recently used first, above this size.
+    cache_max_bytes: int = Field(default=500_000_000, ge=0)
+    #: Play reports per POST.
+    batch_size: int = Field(default=100, ge=1, le=1000)

@@ -1,0 +1,114 @@
+"""The device manifest as the agent reads it, validated, and its copy on disk."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+log = logging.getLogger(__name__)
+
+
+class Media(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    url: str = Field(min_length=1)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    bytes: int = Field(ge=0)
+    duration_s: float = Field(ge=0)
+    mime: str = "audio/mpeg"
+
+
+class Item(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str = Field(min_length=1)
+    bulletin_id: str | None = None
+    playlist_id: str | None = None
+    priority: Literal["normal", "priority", "emergency"] = "normal"
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    interrupt: bool = False
+    media: Media
+
+    @property
+    def urgent(self) -> bool:
+        """An emergency: it stops whatever plays and is played at once while still within its time."""
+        return self.priority == "emergency" or self.interrupt
+
+    @property
+    def key(self) -> tuple[str, datetime]:
+        """One play: the hub keeps an item's id when it moves it, so a moved play is a new play."""
+        return self.id, self.starts_at
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    device: str
+    server_time: AwareDatetime
+    generated_at: AwareDatetime | None = None
+    window_end: AwareDatetime | None = None
+    etag: str | None = None
+    items: list[Item]
+    slides: list[dict[str, Any]] = []
+
+
+class BadManifest(ValueError):
+    """The hub (or the disk) gave something that is not a usable manifest; the previous one stays."""
+
+
+def parse(raw: bytes | str) -> Manifest:
+    try:
+        return Manifest.model_validate_json(raw)
+    except ValidationError as exc:
+        raise BadManifest(f"bad manifest: {exc.error_count()} error(s), first: {exc.errors()[0]['msg']}") from exc
+
+
+class SavedManifest:
+    """The last good manifest, its ETag and the clock offset, in one JSON file replaced atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def save(self, raw: bytes, etag: str | None, offset_s: float) -> None:
+        body = {"etag": etag, "clock_offset_s": offset_s,
+                "saved_at": datetime.now(timezone.utc).isoformat(), "manifest": json.loads(raw)}
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            json.dump(body, handle, ensure_ascii=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.path)
+        fsync_dir(self.path.parent)
+
+    def load(self) -> tuple[Manifest, bytes, str | None, float] | None:
+        """The saved manifest, or None when there is none or it cannot be read (then start empty)."""
+        try:
+            body = json.loads(self.path.read_bytes())
+            raw = json.dumps(body["manifest"], ensure_ascii=False).encode()
+            return parse(raw), raw, body.get("etag"), float(body.get("clock_offset_s") or 0.0)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring the saved manifest %s: %s", self.path, exc)
+            return None
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename in this folder durable (a power cut must not undo it)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,451 @@
+"""The agent: a scheduler thread that plays, a fetcher (poll and event stream) and a sender.
+
+The scheduler sleeps until the next item is due or until ``wake`` is set (a new manifest, a new
+download); while something plays it keeps checking for a due emergency, which stops the play.
+The fetcher and the event listener only ever change ``manifest`` and set ``wake``; the scheduler
+and the heartbeat timer only ever write to the outbox, which the sender delivers.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from contextlib import closing
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from hub import __version__
+from hub.agent.cache import CorruptMedia, MediaCache
+from hub.agent.client import HubClient, HubDown, Refused
+from hub.agent.clock import Clock
+from hub.agent.config import AgentSettings
+from hub.agent.manifest import BadManifest, Item, Manifest, SavedManifest, parse
+from hub.agent.outbox import Outbox
+from hub.agent.player import Player, PlayerMissing
+
+log = logging.getLogger(__name__)
+#: How long the scheduler sleeps at most, so a stepped system clock is noticed.
+MAX_SLEEP_S = 30.0
+#: While playing, how often the scheduler looks for a due emergency (a new manifest wakes it at once).
+PLAY_CHECK_S = 0.25
+#: A play running this much longer than its audio (plus half again) has a hung player.
+HUNG_PLAYER_S = 30.0
+#: Done plays older than this are forgotten: the manifest never holds anything that old.
+DONE_KEPT_S = 3 * 86400
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+class Agent:
+    """The reference loudspeaker agent; ``start()`` runs it in threads, ``stop()`` ends it cleanly."""
+
+    def __init__(self, settings: AgentSettings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        root = settings.cache
+        root.mkdir(parents=True, exist_ok=True)
+        self.cache = MediaCache(root / "media", settings.cache_max_bytes)
+        self.outbox = Outbox(root / "outbox.sqlite")
+        self.outbox.forget_done(DONE_KEPT_S)
+        self.saved = SavedManifest(root / "manifest.json")
+        self.player = Player(settings.player, kill_grace_s=settings.kill_grace_s, log_path=root / "player.log")
+        self.clock = clock or Clock()
+
+        self.stopping = threading.Event()
+        #: The scheduler's alarm: the manifest or the cache changed.
+        self.wake = threading.Event()
+        #: The fetcher's alarm: the event stream announced a new manifest.
+        self.fetch_now = threading.Event()
+        #: The sender's alarm: a report was queued.
+        self.send_now = threading.Event()
+
+        self.manifest: Manifest | None = None
+        self.etag: str | None = None
+        self.status = "idle"
+        self.error: str | None = None
+        self.skipped = 0
+        self._waited: set[tuple[str, datetime]] = set()
+        self._threads: list[threading.Thread] = []
+        self._events_client: HubClient | None = None
+
+        saved = self.saved.load()
+        if saved is not None:
+            self.manifest, _raw, self.etag, offset = saved
+            self.clock = clock or Clock(offset)
+            log.info("loaded the saved manifest: %d item(s), clock offset %+.3f s", len(self.manifest.items), offset)
+        if self.player.argv is None:
+            self.status, self.error = "error", "no player found"
+            log.error("no player found (%s); set --player", ", ".join(("mpg123", "ffplay")))
+
+    # --- life cycle --------------------------------------------------------------------------
+
+    def start(self) -> "Agent":
+        loops: list[tuple[str, Callable[[], None]]] = [
+            ("agent-scheduler", self._schedule_loop), ("agent-fetcher", self._fetch_loop),
+            ("agent-sender", self._send_loop)]
+        if self.settings.events:
+            loops.append(("agent-events", self._events_loop))
+        for name, target in loops:
+            thread = threading.Thread(target=self._guard(target), name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info("agent started: hub %s, cache %s, player %s", self.settings.server, self.settings.cache,
+                 self.player.describe())
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the player, end the threads, and try once to deliver what is queued."""
+        self.stopping.set()
+        for event in (self.wake, self.fetch_now, self.send_now):
+            event.set()
+        if self._events_client is not None:
+            # Ends a blocked event stream now rather than at the next keep-alive.
+            self._events_client.abort()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.1, deadline - time.monotonic()))
+            if thread.is_alive():
+                log.warning("%s did not stop", thread.name)
+        client = HubClient(self.settings.server, self.settings.token.get_secret_value(),
+                           timeout=min(5.0, self.settings.request_timeout_s))
+        try:
+            self._queue_heartbeat()
+            self.deliver(client)
+        except (HubDown, Refused) as exc:
+            log.info("%d play report(s) stay queued for the next start (%s)", self.outbox.pending_plays(), exc)
+        finally:
+            client.close()
+            self.outbox.close()
+        log.info("agent stopped")
+
+    def _guard(self, loop: Callable[[], None]) -> Callable[[], None]:
+        """A loop that raised is logged and started again: the agent never dies of one bad case."""
+
+        def run() -> None:
+            while not self.stopping.is_set():
+                try:
+                    loop()
+                    return
+                except Exception:
+                    if self.stopping.is_set():
+                        return
+                    log.exception("%s failed; restarting it", threading.current_thread().name)
+                    self.stopping.wait(self.settings.backoff_s)
+
+        return run
+
+    def _client(self) -> HubClient:
+        return HubClient(self.settings.server, self.settings.token.get_secret_value(),
+                         timeout=self.settings.request_timeout_s)
+
+    def _backoff(self, failures: int) -> float:
+        """Doubling, capped, with jitter so that a province of devices does not return in step."""
+        s = self.settings
+        return min(s.backoff_max_s, s.backoff_s * 2 ** max(0, failures - 1)) * random.uniform(0.5, 1.0)
+
+    # --- manifest ----------------------------------------------------------------------------
+
+    def _fetch_loop(self) -> None:
+        with closing(self._client()) as client:
+            self._fetch(client)
+
+    def _fetch(self, client: HubClient) -> None:
+        failures = media_failures = 0
+        while not self.stopping.is_set():
+            self.fetch_now.clear()
+            s = self.settings
+            try:
+                self.refresh(client)
+                if failures:
+                    log.info("the hub is reachable again")
+                failures = 0
+                missing = self.download_media(client)
+                media_failures = media_failures + 1 if missing else 0
+                delay = s.poll_s * random.uniform(1 - s.poll_jitter, 1 + s.poll_jitter)
+                if missing:
+                    delay = min(delay, self._backoff(media_failures))
+            except (HubDown, Refused) as exc:
+                failures += 1
+                delay = self._backoff(failures)
+                # Said once per outage, not at every retry.
+                log.log(logging.WARNING if failures == 1 else logging.DEBUG,
+                        "manifest: %s; retrying with backoff, playing the cached schedule", exc)
+            self.fetch_now.wait(delay)
+
+    def refresh(self, client: HubClient) -> bool:
+        """Fetch the manifest (conditional on the ETag); True if a new one was taken."""
+        response = client.manifest(self.etag, local=self.clock.local)
+        if response.body is None:
+            return False
+        return self.apply(response.body, response.etag, response.sent, response.received)
+
+    def apply(self, raw: bytes, etag: str | None, sent: float, received: float) -> bool:
+        """Take a manifest from the hub; a bad one is logged and the previous one kept."""
+        try:
+            manifest = parse(raw)
+        except BadManifest as exc:
+            log.error("%s; keeping the previous manifest", exc)
+            return False
+        offset = self.clock.observe(manifest.server_time, sent, received)
+        self.manifest, self.etag = manifest, etag
+        try:
+            self.saved.save(raw, etag, offset)
+        except OSError as exc:
+            log.error("cannot save the manifest: %s", exc)
+        log.info("manifest %s: %d item(s), clock offset %+.3f s", etag, len(manifest.items), offset)
+        self.wake.set()
+        return True
+
+    def download_media(self, client: HubClient) -> int:
+        """Fetch what the manifest needs, emergencies first, then by start; return how many failed."""
+        manifest = self.manifest
+        if manifest is None:
+            return 0
+        now = self.clock.now()
+        wanted: dict[str, Item] = {}
+        for item in sorted(manifest.items, key=lambda i: (not i.urgent, i.starts_at)):
+            if item.ends_at > now and not self.outbox.is_done(item.key):
+                wanted.setdefault(item.media.sha256, item)
+        failed = 0
+        for sha256, item in wanted.items():
+            if self.stopping.is_set() or self.fetch_now.is_set():
+                break  # a newer manifest first: it may hold an emergency
+            try:
+                got = self.cache.fetch(client, item.media)
+            except (CorruptMedia, Refused, OSError) as exc:
+                log.warning("media %s: %s; will retry", sha256[:12], exc)
+                failed += 1
+                continue
+            if got:
+                log.info("downloaded %s (%d bytes)", sha256[:12], got)
+                self.wake.set()
+        try:
+            self.cache.evict({i.media.sha256 for i in manifest.items})
+        except OSError as exc:
+            log.warning("cache eviction: %s", exc)
+        return failed
+
+    def _events_loop(self) -> None:
+        with closing(self._client()) as client:
+            self._events_client = client
+            self._listen(client)
+
+    def _listen(self, client: HubClient) -> None:
+        failures = 0
+        while not self.stopping.is_set():
+            try:
+                for etag in client.events(self.settings.events_timeout_s):
+                    failures = 0
+                    if etag != self.etag:
+                        self.fetch_now.set()
+                failures += 1
+            except (HubDown, Refused) as exc:
+                failures += 1
+                if not self.stopping.is_set():
+                    log.debug("event stream: %s", exc)
+            self.stopping.wait(self._backoff(failures))
+
+    # --- playing -----------------------------------------------------------------------------
+
+    def _schedule_loop(self) -> None:
+        while not self.stopping.is_set():
+            self.wake.clear()
+            item, sleep_s = self.next_item()
+            if item is None:
+                self.wake.wait(min(max(sleep_s, 0.0), MAX_SLEEP_S))
+            else:
+                self.play(item)
+
+    def next_item(self) -> tuple[Item | None, float]:
+        """The item to play now, or None and how long until something may be due."""
+        manifest = self.manifest
+        if manifest is None:
+            return None, MAX_SLEEP_S
+        now = self.clock.now()
+        tolerance = timedelta(seconds=self.settings.late_tolerance_s)
+        due: list[Item] = []
+        soonest = now + timedelta(seconds=MAX_SLEEP_S)
+        for item in manifest.items:
+            if item.starts_at > now:
+                soonest = min(soonest, item.starts_at)
+                continue
+            if self.outbox.is_done(item.key):
+                continue
+            deadline = self._deadline(item, tolerance)
+            if now > deadline:
+                self._give_up(item, now)
+            elif not self.cache.has(item.media.sha256):
+                self._waited.add(item.key)
+                soonest = min(soonest, deadline)
+            else:
+                due.append(item)
+        if due:
+            return min(due, key=lambda i: (not i.urgent, i.starts_at, i.id)), 0.0
+        return None, (soonest - now).total_seconds()
+
+    @staticmethod
+    def _deadline(item: Item, tolerance: timedelta) -> datetime:
+        """The last instant an item may still start: the tolerance after its time, and for an
+        emergency also any time until its nominal end (a short one is never treated worse)."""
+        late = item.starts_at + tolerance
+        return max(late, item.ends_at) if item.urgent else late
+
+    def _give_up(self, item: Item, now: datetime) -> None:
+        if item.key in self._waited:
+            # It was due but its audio never arrived: the monitor should see a failed play.
+            self._finish(item, "failed", now, now, error="media not downloaded in time")
+            self._waited.discard(item.key)
+            return
+        if item.ends_at > now:
+            log.info("skipping %s: it was due at %s, over %.0f s ago", item.id, iso(item.starts_at),
+                     self.settings.late_tolerance_s)
+            self.skipped += 1
+        self._finish(item, "skipped", now, now)
+
+    def _urgent_due(self) -> Item | None:
+        manifest, now = self.manifest, self.clock.now()
+        tolerance = timedelta(seconds=self.settings.late_tolerance_s)
+        for item in manifest.items if manifest else ():
+            if (item.urgent and item.starts_at <= now <= self._deadline(item, tolerance)
+                    and self.cache.has(item.media.sha256) and not self.outbox.is_done(item.key)):
+                return item
+        return None
+
+    def play(self, item: Item) -> str:
+        """Play one item to its end, or until stopped or an emergency is due; report it."""
+        self.cache.touch(item.media.sha256)
+        started = self.clock.now()
+        try:
+            proc = self.player.start(self.cache.path(item.media.sha256))
+        except PlayerMissing as exc:
+            log.error("%s: %s", item.id, exc)
+            self._set_status("error", str(exc))
+            self._finish(item, "failed", started, self.clock.now(), error=str(exc))
+            return "failed"
+        log.info("playing %s (%s, bulletin %s)", item.id, item.priority, item.bulletin_id)
+        self._set_status("playing")
+        result = error = None
+        # A player that hangs must not silence the loudspeaker for good.
+        give_up = time.monotonic() + item.media.duration_s * 1.5 + HUNG_PLAYER_S
+        while proc.poll() is None:
+            if self.stopping.is_set():
+                result = "interrupted"
+            elif not item.urgent and (urgent := self._urgent_due()) is not None:
+                log.warning("emergency %s interrupts %s", urgent.id, item.id)
+                result = "interrupted"
+            elif time.monotonic() > give_up:
+                result, error = "failed", "the player did not finish in time"
+                log.error("%s: %s; stopping it", item.id, error)
+            if result is not None:
+                self.player.stop(proc)
+                break
+            self.wake.wait(PLAY_CHECK_S)
+            self.wake.clear()
+        if result is None and self.stopping.is_set():
+            # systemd's default KillMode signals the player too: that is still a shutdown, not a fault.
+            result = "interrupted"
+        if result is None:
+            result = "played" if proc.returncode == 0 else "failed"
+            if result == "failed":
+                error = f"player exited with status {proc.returncode}"
+                log.error("%s: %s", item.id, error)
+        self._finish(item, result, started, self.clock.now(), error=error)
+        self._set_status("error" if error else "idle", error)
+        return result
+
+    def _finish(self, item: Item, result: str, started: datetime, ended: datetime, error: str | None = None) -> None:
+        report: dict[str, Any] | None = None
+        if result != "skipped":
+            report = {"item_id": item.id, "bulletin_id": item.bulletin_id, "started_at": iso(started),
+                      # A new clock sample during the play must not make it end before it began.
+                      "ended_at": iso(max(started, ended)), "result": result}
+            if error:
+                report["error"] = error[:500]
+        self.outbox.finish(item.key, result, report)
+        if report is not None:
+            self.send_now.set()
+
+    # --- reporting ---------------------------------------------------------------------------
+
+    def _set_status(self, status: str, error: str | None = None) -> None:
+        changed = status != self.status
+        self.status, self.error = status, error
+        if changed:
+            self._queue_heartbeat()
+            self.send_now.set()
+
+    def heartbeat_payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "status": self.status, "volume": self.settings.volume, "at": iso(self.clock.now()),
+            "agent": f"grassroots-hub-agent/{__version__}", "manifest_etag": self.etag,
+            "clock_offset_s": round(self.clock.offset_s, 3), "queued_reports": self.outbox.pending_plays(),
+            "skipped": self.skipped, "player": self.player.describe()[:200],
+        }
+        if self.error:
+            payload["error"] = self.error[:500]
+        return payload
+
+    def _queue_heartbeat(self) -> None:
+        self.outbox.add_heartbeat(self.heartbeat_payload())
+
+    def _send_loop(self) -> None:
+        with closing(self._client()) as client:
+            self._send(client)
+
+    def _send(self, client: HubClient) -> None:
+        failures = 0
+        next_beat = retry_at = time.monotonic()
+        while not self.stopping.is_set():
+            self.send_now.clear()
+            if time.monotonic() >= next_beat:
+                self._queue_heartbeat()
+                next_beat = time.monotonic() + self.settings.heartbeat_s
+            if time.monotonic() >= retry_at:
+                try:
+                    self.deliver(client)
+                    failures = 0
+                except (HubDown, Refused) as exc:
+                    failures += 1
+                    retry_at = time.monotonic() + self._backoff(failures)
+                    log.log(logging.WARNING if failures == 1 else logging.DEBUG,
+                            "reports: %s; %d play report(s) queued, retrying with backoff", exc,
+                            self.outbox.pending_plays())
+            wake_at = next_beat if failures == 0 else min(next_beat, retry_at)
+            self.send_now.wait(max(0.0, wake_at - time.monotonic()))
+
+    def deliver(self, client: HubClient) -> None:
+        """Send queued play reports, then the newest heartbeat; each is deleted once the hub has it."""
+        while batch := self.outbox.plays(self.settings.batch_size):
+            try:
+                answer = client.plays([body for _id, body in batch])
+            except Refused as exc:
+                if exc.status not in (413, 422):
+                    raise
+                self._deliver_one_by_one(client, batch)
+            else:
+                log.info("delivered %d play report(s): %s", len(batch), answer)
+            self.outbox.remove([row_id for row_id, _body in batch])
+        beat = self.outbox.heartbeat()
+        if beat is not None:
+            try:
+                client.heartbeat(beat[1])
+            except Refused as exc:
+                if exc.status != 422:
+                    raise
+                log.error("the hub refused a heartbeat (%s); dropping it", exc)
+            self.outbox.remove([beat[0]])
+
+    def _deliver_one_by_one(self, client: HubClient, batch: list[tuple[int, dict[str, Any]]]) -> None:
+        """A batch the hub refused: send each report alone and drop only those it refuses."""
+        for row_id, body in batch:
+            try:
+                client.plays([body])
+            except Refused as exc:
+                if exc.status not in (413, 422):
+                    raise
+                log.error("the hub refused play report %s (%s); dropping it", body.get("report_id"), exc)
+            self.outbox.remove([row_id])
