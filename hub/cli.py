@@ -167,6 +167,12 @@ def build_parser(pm=None, settings: Settings | None = None) -> argparse.Argument
     p = command("sync", cmd_playlists_sync, "make the file playlists equal the YAML files in DIR", lists)
     p.add_argument("directory", metavar="DIR")
 
+    from hub.agent import add_arguments as agent_arguments, run as agent_run
+
+    p = command("agent", lambda args, _settings: agent_run(args),
+                "run the reference loudspeaker agent (docs/agent.md)")
+    agent_arguments(p)
+
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
     p = command("upgrade", cmd_db_upgrade, "migrate the database schema (default: to the newest)", db)
     p.add_argument("revision", nargs="?", default="head")
