@@ -25,12 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from hub import changes
-
-try:  # TEMPORARY while hub/scheduler.py is being written
-    from hub import scheduler
-except ImportError:  # pragma: no cover
-    scheduler = None
+from hub import changes, scheduler
 from hub.auth import Principal, hash_token
 from hub.config import LOCAL_TZ
 from hub.models import Artifact, Bulletin, BulletinTarget, Device, MediaObject, Playlist, Revision, utcnow
@@ -56,7 +51,7 @@ def _iso(value: datetime) -> str:
 # --- from the store to the resolver's inputs --------------------------------------------------------
 
 
-def _media_ref(sha256: str, size: int, meta: dict[str, Any] | None, mime: str):
+def _media_ref(sha256: str, size: int, meta: dict[str, Any] | None, mime: str) -> scheduler.MediaRef | None:
     duration = (meta or {}).get("duration_s")
     if not duration:
         return None
@@ -76,7 +71,7 @@ def _audio_for(artifacts: list[Artifact], commune: str) -> Artifact | None:
 class CommuneState:
     """Everything a commune's devices get, resolved once per change."""
 
-    plays: tuple
+    plays: tuple[scheduler.Play, ...]
     slides: tuple[dict[str, Any], ...]
     #: When a bulletin in it starts or stops being valid: the state must be resolved again then.
     stale_at: datetime | None = None
@@ -125,7 +120,7 @@ def load_inputs(session: Session, commune: str, now: datetime) -> tuple[list, li
     return playlists, bulletins, artifacts
 
 
-def schedule_of(raw: dict[str, Any]):
+def schedule_of(raw: dict[str, Any]) -> scheduler.Schedule:
     return scheduler.Schedule(
         days=frozenset(raw.get("days") or ()),
         times=tuple(time.fromisoformat(t) for t in raw.get("times") or ()),
@@ -158,7 +153,7 @@ def resolve_commune(session: Session, commune: str, now: datetime, window_start:
     return CommuneState(plays=tuple(plays), slides=tuple(slides), stale_at=min(edges, default=None))
 
 
-def play_view(play) -> dict[str, Any]:
+def play_view(play: scheduler.Play) -> dict[str, Any]:
     return {
         "id": play.id, "bulletin_id": play.bulletin_id, "playlist_id": play.playlist_id,
         "priority": play.priority, "reason": play.reason,
