@@ -197,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(pm, settings).parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         return args.func(args, settings) or 0
     except ValidationError as exc:

@@ -74,7 +74,7 @@ def run_demo(settings: Settings, *, fresh: bool = False) -> int:
                 print(tokens_file.read_text())
             return 0
         created = _fill(hub)
-        tokens_file.write_text(json.dumps(created, ensure_ascii=False, indent=2))
+        tokens_file.write_text(json.dumps(created, ensure_ascii=False, indent=2, default=str))
         tokens_file.chmod(0o600)
         rendered = 0
         while hub.pipeline.run_one():
@@ -146,8 +146,14 @@ def _report(settings: Settings, created: dict, rendered: int) -> None:
         print(f"  device    {device['name'][:20]:20} token {device['token']}")
     first = created["bulletins"][0]
     editor = created["users"]["editor"]["token"]
+    speaker = created["devices"]["speaker"]["token"]
+    display = created["devices"]["display"]["token"]
     print("Try:")
     print(f"  curl -H 'Authorization: Bearer {editor}' {base}/api/v1/bulletins")
     print(f"  curl -H 'Authorization: Bearer {editor}' {base}/api/v1/bulletins/{first}/artifacts")
-    print(f"  curl {base}/healthz")
+    print(f"  curl -H 'Authorization: Bearer {speaker}' {base}/api/v1/device/manifest")
+    print(f"  a display board:        {base}/display?token={display}")
+    print(f"  a public bulletin page: {base}/b/{first}")
+    print(f"  the feeds:              {base}/feeds/all.rss  {base}/feeds/LSN-LVT.json  {base}/feeds/cap.atom")
+    print(f"  a loudspeaker:          hub agent --server {base} --token {speaker} --cache ./var/agent")
     print(f"Tokens are saved (mode 600) in {settings.data_dir / 'demo-tokens.json'}.")
