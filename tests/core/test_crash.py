@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -94,3 +95,41 @@ def test_kill_9_mid_render_loses_nothing(tmp_path: Path, monkeypatch, capsys):
     for path in (data / "media").rglob("*"):
         if path.is_file() and not path.name.startswith(".tmp-"):
             assert hashlib.sha256(path.read_bytes()).hexdigest() == path.name
+
+
+def test_separate_worker_process_renders_what_serve_enqueues(tmp_path: Path, monkeypatch, capsys):
+    import subprocess
+    import sys
+
+    data = tmp_path / "var"
+    env = {"HUB_DATA_DIR": str(data), "HUB_EXTRA_PLUGINS": "tests.slow_plugin",
+           "HUB_DISABLED_PLUGINS": "speech,slides", "HUB_WORKERS": "0", "HUB_JOB_POLL_S": "0.1",
+           "HUB_TEST_RENDER_S": "0.1"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    _cli_json(capsys, "communes", "add", "X1", "Xã Một")
+    author = {"Authorization": f"Bearer {_cli_json(capsys, 'users', 'add', 'a', '--role', 'editor')['token']}"}
+    approver = {"Authorization": f"Bearer {_cli_json(capsys, 'users', 'add', 'b', '--role', 'editor')['token']}"}
+    server = ServerProcess(env).start()
+    worker = None
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            bid = http.post("/api/v1/bulletins", headers=author,
+                            json={"title": "t", "body": "b", "targets": ["X1"]}).json()["id"]
+            http.post(f"/api/v1/bulletins/{bid}/submit", headers=author)
+            http.post(f"/api/v1/bulletins/{bid}/approve", headers=approver)
+            time.sleep(1.0)
+            assert http.get(f"/api/v1/bulletins/{bid}", headers=author).json()["render_status"] == "queued"
+            worker = subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env={**os.environ, **env},
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if http.get(f"/api/v1/bulletins/{bid}", headers=author).json()["render_status"] == "done":
+                    break
+                time.sleep(0.1)
+            assert http.get(f"/api/v1/bulletins/{bid}", headers=author).json()["render_status"] == "done"
+    finally:
+        server.stop()
+        if worker is not None:
+            worker.terminate()
+            assert worker.wait(15) == 0, "the worker stops cleanly on SIGTERM"
