@@ -7,7 +7,7 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
@@ -22,31 +22,30 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/device", tags=["device"])
 
 
-@router.get("/manifest")
-def manifest(device: CurrentDevice, hub: HubDep, request: Request) -> Response:
+def manifest_response(hub, device, request: Request, headers: dict[str, str] | None = None) -> Response:
+    """The device's cached manifest, or 304 when its ETag is the one the request holds."""
     entry = hub.manifests.get(device)
-    headers = {"ETag": entry.etag, "Cache-Control": "no-cache"}
-    if entry.etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
+    headers = {"ETag": entry.etag, "Cache-Control": "no-cache", **(headers or {})}
+    held = {tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")}
+    if entry.etag in held or "*" in held:
         return Response(status_code=304, headers=headers)
     return Response(entry.render(utcnow()), media_type="application/json", headers=headers)
 
 
-@router.get("/events")
-async def events(device: CurrentDevice, hub: HubDep, request: Request) -> StreamingResponse:
+def event_stream(hub, device, request: Request, token: str, *, keepalive_s: float = 15.0,
+                 headers: dict[str, str] | None = None) -> StreamingResponse:
     """Server-sent events: ``manifest`` with the new ETag whenever this device's manifest changes."""
     queue = hub.manifests.subscribe(device)
-    token = bearer_token(request) or ""
 
     async def stream() -> AsyncIterator[bytes]:
         try:
             yield b"retry: 3000\n\n"
-            while True:
-                if await request.is_disconnected():
-                    return
+            while not await request.is_disconnected():
                 try:
-                    etag = await asyncio.wait_for(queue.get(), timeout=15)
+                    etag = await asyncio.wait_for(queue.get(), timeout=keepalive_s)
                 except asyncio.TimeoutError:
-                    # A device deactivated meanwhile loses its stream.
+                    # Deactivating a device need not change its manifest, so no event would tell
+                    # it; end the stream instead, and its reconnection gets the 401.
                     if await asyncio.to_thread(hub.manifests.device_for_token, token) is None:
                         return
                     yield b": keep-alive\n\n"
@@ -56,7 +55,17 @@ async def events(device: CurrentDevice, hub: HubDep, request: Request) -> Stream
             hub.manifests.unsubscribe(device, queue)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})})
+
+
+@router.get("/manifest")
+def manifest(device: CurrentDevice, hub: HubDep, request: Request) -> Response:
+    return manifest_response(hub, device, request)
+
+
+@router.get("/events")
+async def events(device: CurrentDevice, hub: HubDep, request: Request) -> StreamingResponse:
+    return event_stream(hub, device, request, bearer_token(request) or "")
 
 
 class Heartbeat(BaseModel):

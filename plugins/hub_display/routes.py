@@ -7,11 +7,9 @@ loudspeaker's is refused with 403.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import html
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,9 +17,10 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from hub.api.deps import HubDep, bearer_token
+from hub.api.device import event_stream, manifest_response
 from hub.auth import Principal, authenticate
-from hub.errors import Forbidden, HubError, NotFound
-from hub.models import Commune, utcnow
+from hub.errors import Forbidden, NotFound
+from hub.models import Commune
 
 from .settings import DisplaySettings
 
@@ -43,14 +42,6 @@ def display_device(request: Request, hub: HubDep) -> Principal:
     if principal.device_kind != "display":
         raise Forbidden(f"this token belongs to a {principal.device_kind} device; the page is for display boards")
     return principal
-
-
-def still_valid(hub, request: Request) -> bool:
-    try:
-        display_device(request, hub)
-    except HubError:
-        return False
-    return True
 
 
 DisplayDevice = Annotated[Principal, Depends(display_device)]
@@ -105,36 +96,13 @@ def make_router(settings: Any, display: DisplaySettings) -> APIRouter:
     @router.get("/display/manifest")
     def display_manifest(device: DisplayDevice, hub: HubDep, request: Request) -> Response:
         """The same manifest as /api/v1/device/manifest, with the token allowed in the address."""
-        entry = hub.manifests.get(device)
-        headers = {"ETag": entry.etag, "Cache-Control": "no-cache", **NO_REFERRER}
-        if _matches(request, entry.etag):
-            return Response(status_code=304, headers=headers)
-        return Response(entry.render(utcnow()), media_type="application/json", headers=headers)
+        return manifest_response(hub, device, request, NO_REFERRER)
 
     @router.get("/display/events")
     async def display_events(device: DisplayDevice, hub: HubDep, request: Request) -> StreamingResponse:
-        """Server-sent events: ``manifest`` with the new ETag whenever this device's manifest changes."""
-        queue = hub.manifests.subscribe(device)
-
-        async def stream() -> AsyncIterator[bytes]:
-            try:
-                yield b"retry: 3000\n\n"
-                while not await request.is_disconnected():
-                    try:
-                        etag = await asyncio.wait_for(queue.get(), timeout=display.keepalive_s)
-                    except asyncio.TimeoutError:
-                        # Deactivating a device need not change its manifest, so no event would
-                        # tell the board; end the stream instead, and its reconnection gets the 401.
-                        if not await asyncio.to_thread(still_valid, hub, request):
-                            return
-                        yield b": keep-alive\n\n"
-                        continue
-                    yield f"event: manifest\ndata: {json.dumps({'etag': etag})}\n\n".encode()
-            finally:
-                hub.manifests.unsubscribe(device, queue)
-
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **NO_REFERRER})
+        """The device events stream, with the token allowed in the address (EventSource sends no headers)."""
+        token = request.query_params.get("token") or bearer_token(request) or ""
+        return event_stream(hub, device, request, token, keepalive_s=display.keepalive_s, headers=NO_REFERRER)
 
     @router.get("/display/static/{name}")
     def display_static(name: str, request: Request) -> Response:
