@@ -1,0 +1,78 @@
+"""Vietnamese speech text normaliser: makes bulletins readable aloud by any voice.
+
+Turns "Ngày 04/02/2026, HĐND tỉnh khóa XVII họp lúc 7h30" into words a TTS voice reads correctly:
+dates, times, numbers, units, phone numbers, document codes, abbreviations and Roman numerals,
+and drops web-page clutter and bylines. See docs/speech-normaliser.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Iterable
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from hub import hookimpl
+from hub.plugin_types import TextNormalizer
+
+from . import steps
+from .lexicon import Lexicon, LexiconError, load_lexicon
+
+__all__ = [
+    "Lexicon",
+    "LexiconError",
+    "SpeechSettings",
+    "build_steps",
+    "hub_register_text_normalizers",
+    "load_lexicon",
+    "normalize",
+]
+
+
+class SpeechSettings(BaseSettings):
+    """Settings of the Vietnamese normaliser, read from ``HUB_SPEECH_*``."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_SPEECH_", extra="ignore")
+
+    #: Extra lexicon files (comma-separated in the environment), applied after the built-in one.
+    lexicon: Annotated[list[Path], NoDecode] = []
+
+    @field_validator("lexicon", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+def build_steps(lexicon_paths: Iterable[str | Path] = ()) -> list[TextNormalizer]:
+    """Return the built-in steps, in order, using the built-in lexicon plus ``lexicon_paths``."""
+    lexicon = load_lexicon(lexicon_paths)
+    return [
+        TextNormalizer(name="vi-nfc", order=0, normalize=steps.unicode_nfc),
+        TextNormalizer(name="vi-clutter", order=100, normalize=steps.remove_clutter),
+        TextNormalizer(name="vi-links", order=150, normalize=steps.speak_links),
+        TextNormalizer(name="vi-abbreviations", order=200, normalize=steps.make_abbreviations(lexicon)),
+        TextNormalizer(name="vi-roman-numerals", order=300, normalize=steps.roman_numerals),
+        TextNormalizer(name="vi-document-codes", order=400, normalize=steps.make_document_codes(lexicon)),
+        TextNormalizer(name="vi-phone-numbers", order=450, normalize=steps.phone_numbers),
+        TextNormalizer(name="vi-dates-times", order=500, normalize=steps.dates_and_times),
+        TextNormalizer(name="vi-units", order=590, normalize=steps.units),
+        TextNormalizer(name="vi-numbers", order=600, normalize=steps.numbers),
+        TextNormalizer(name="vi-cleanup", order=900, normalize=steps.cleanup),
+    ]
+
+
+def normalize(text: str, lexicon_paths: Iterable[str | Path] = ()) -> str:
+    """Run the built-in steps in order on ``text``, with the built-in lexicon plus ``lexicon_paths``."""
+    for step in build_steps(lexicon_paths):
+        text = step.normalize(text)
+    return text
+
+
+@hookimpl
+def hub_register_text_normalizers(settings: Any) -> list[TextNormalizer]:
+    """Register the Vietnamese steps; extra lexicon files come from ``HUB_SPEECH_LEXICON``."""
+    speech = settings if isinstance(settings, SpeechSettings) else SpeechSettings()
+    return build_steps(speech.lexicon)
