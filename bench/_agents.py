@@ -1,0 +1,162 @@
+"""A process of many ``hub agent`` instances for bench/time_to_air.py, each timed at every step.
+
+The agents are hub.agent's own ``Agent`` (threads, HTTP client, cache, outbox, scheduler); this
+only records when things happen: each event on the stream, each manifest taken, each download,
+each play. The player is either a callable in this process (no fork per play) or a real tiny
+command; both append ``device sha256 time`` to the shared plays file, which the bench tails.
+
+    python -m bench._agents CONFIG.json      # then on stdin: "ready <since>" or "stop"
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from hub.agent import Agent, AgentSettings
+from hub.agent.client import HubClient
+
+
+class TimedClient(HubClient):
+    """Records when each ETag arrives on the event stream, and when each stream gave its first."""
+
+    def __init__(self, owner: "TimedAgent", *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+
+    def events(self, read_timeout: float):
+        first = True
+        for etag in super().events(read_timeout):
+            now = time.time()
+            self.owner.timeline["events"].append((now, etag))
+            if first:
+                # The hub sends the current ETag at once: the stream is subscribed from here on.
+                self.owner.timeline["streams"].append(now)
+                first = False
+            yield etag
+
+
+class DoneProcess:
+    """What Player.start returns for a play that is already over."""
+
+    returncode = 0
+    pid = 0
+
+    def poll(self) -> int:
+        return 0
+
+    def wait(self, timeout: float | None = None) -> int:
+        return 0
+
+
+class RecordingPlayer:
+    """A player callable: notes the wall-clock time it was started and returns at once."""
+
+    argv = ["(bench recorder)"]
+
+    def __init__(self, device: str, plays_file: Path, timeline: dict) -> None:
+        self.device = device
+        self.plays_file = plays_file
+        self.timeline = timeline
+
+    def describe(self) -> str:
+        return "bench recorder"
+
+    def start(self, media: Path) -> DoneProcess:
+        now = time.time()
+        self.timeline["plays"].append((now, media.name))
+        # One write() of a short line to an O_APPEND file: lines from many processes do not mix.
+        with open(self.plays_file, "a") as handle:
+            handle.write(f"{self.device} {media.name} {now:.6f}\n")
+        return DoneProcess()
+
+    def stop(self, proc: DoneProcess) -> None:
+        pass
+
+
+class TimedAgent(Agent):
+    def __init__(self, settings: AgentSettings, device: str, plays_file: Path, callable_player: bool) -> None:
+        super().__init__(settings)
+        self.device = device
+        self.timeline: dict[str, Any] = {"events": [], "streams": [], "applies": [], "fetches": [], "plays": []}
+        if callable_player:
+            self.player = RecordingPlayer(device, plays_file, self.timeline)
+        else:
+            # The command writes its own start time to the plays file; this is when it was asked to.
+            start = self.player.start
+
+            def timed_start(media: Path):
+                self.timeline["plays"].append((time.time(), media.name))
+                return start(media)
+
+            self.player.start = timed_start
+        fetch = self.cache.fetch
+
+        def timed_fetch(client, media):
+            began = time.time()
+            got = fetch(client, media)
+            if got:
+                self.timeline["fetches"].append((began, time.time(), media.sha256, got))
+            return got
+
+        self.cache.fetch = timed_fetch
+
+    def _client(self) -> HubClient:
+        return TimedClient(self, self.settings.server, self.settings.token.get_secret_value(),
+                           timeout=self.settings.request_timeout_s)
+
+    def apply(self, raw: bytes, etag: str | None, sent: float, received: float) -> bool:
+        taken = super().apply(raw, etag, sent, received)
+        if taken:
+            urgent = sorted({i.bulletin_id for i in self.manifest.items if i.urgent and i.bulletin_id})
+            self.timeline["applies"].append((time.time(), sent, etag, urgent))
+        return taken
+
+    def subscribed_since(self, since: float) -> bool:
+        client = self._events_client
+        return (self.etag is not None and client is not None and client._stream is not None
+                and bool(self.timeline["streams"]) and self.timeline["streams"][-1] >= since)
+
+
+def main() -> None:
+    config = json.loads(Path(sys.argv[1]).read_text())
+    logging.basicConfig(filename=config["log"], level=logging.WARNING,
+                        format=f"%(asctime)s {os.getpid()} %(levelname)s %(name)s: %(message)s")
+    plays_file = Path(config["plays_file"])
+    agents: list[TimedAgent] = []
+    for spec in config["agents"]:
+        settings = AgentSettings(server=config["server"], token=spec["token"], cache=Path(spec["cache"]),
+                                 player=spec["player"], **config["overrides"])
+        agents.append(TimedAgent(settings, spec["device"], plays_file, config["callable_player"]))
+    # Started a little apart, as a fleet would not connect in the same millisecond.
+    for agent in agents:
+        agent.start()
+        time.sleep(0.005)
+
+    for line in sys.stdin:
+        command, *rest = line.split()
+        if command == "ready":
+            since, deadline = float(rest[0]), time.monotonic() + float(rest[1])
+            while time.monotonic() < deadline and not all(a.subscribed_since(since) for a in agents):
+                time.sleep(0.05)
+            ready = sum(a.subscribed_since(since) for a in agents)
+            print(f"ready {ready}", flush=True)
+        elif command == "stop":
+            break
+
+    # Stopped together: one at a time would take up to a second each for the stream threads.
+    with ThreadPoolExecutor(len(agents)) as pool:
+        list(pool.map(lambda a: a.stop(timeout=5.0), agents))
+    Path(config["out"]).write_text(json.dumps(
+        [{"device": a.device, **a.timeline} for a in agents]))
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    main()
