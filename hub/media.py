@@ -17,6 +17,8 @@ class MediaStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.root.mkdir(parents=True, exist_ok=True)
+        #: sha256 → MIME type, filled by the media route (immutable, so never invalidated).
+        self.mimes: dict[str, str] = {}
 
     def _location(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256

@@ -206,9 +206,12 @@ class Agent:
         if manifest is None:
             return 0
         now = self.clock.now()
+        tolerance = timedelta(seconds=self.settings.late_tolerance_s)
         wanted: dict[str, Item] = {}
         for item in sorted(manifest.items, key=lambda i: (not i.urgent, i.starts_at)):
-            if item.ends_at > now and not self.outbox.is_done(item.key):
+            # Anything that may still start is wanted: a short emergency whose manifest arrived
+            # after its nominal end still plays within the tolerance.
+            if self._deadline(item, tolerance) > now and not self.outbox.is_done(item.key):
                 wanted.setdefault(item.media.sha256, item)
         failed = 0
         for sha256, item in wanted.items():

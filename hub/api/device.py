@@ -35,9 +35,9 @@ def manifest_response(hub, device, request: Request, headers: dict[str, str] | N
 def event_stream(hub, device, request: Request, token: str, *, keepalive_s: float = 15.0,
                  headers: dict[str, str] | None = None) -> StreamingResponse:
     """Server-sent events: ``manifest`` with the new ETag whenever this device's manifest changes."""
-    queue = hub.manifests.subscribe(device)
 
     async def stream() -> AsyncIterator[bytes]:
+        queue = await hub.manifests.subscribe(device)
         try:
             yield b"retry: 3000\n\n"
             while not await request.is_disconnected():
