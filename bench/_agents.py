@@ -32,14 +32,14 @@ class TimedClient(HubClient):
 
     def events(self, read_timeout: float):
         first = True
-        for etag in super().events(read_timeout):
+        for etag, raw in super().events(read_timeout):
             now = time.time()
             self.owner.timeline["events"].append((now, etag))
             if first:
                 # The hub sends the current ETag at once: the stream is subscribed from here on.
                 self.owner.timeline["streams"].append(now)
                 first = False
-            yield etag
+            yield etag, raw
 
 
 class DoneProcess:
@@ -111,11 +111,12 @@ class TimedAgent(Agent):
         return TimedClient(self, self.settings.server, self.settings.token.get_secret_value(),
                            timeout=self.settings.request_timeout_s)
 
-    def apply(self, raw: bytes, etag: str | None, sent: float, received: float) -> bool:
-        taken = super().apply(raw, etag, sent, received)
+    def apply(self, raw: bytes, etag: str | None, sent: float, received: float, **kwargs: Any) -> bool:
+        taken = super().apply(raw, etag, sent, received, **kwargs)
         if taken:
             urgent = sorted({i.bulletin_id for i in self.manifest.items if i.urgent and i.bulletin_id})
-            self.timeline["applies"].append((time.time(), sent, etag, urgent))
+            # A manifest pushed with its event has no request: stamp it with the time it came.
+            self.timeline["applies"].append((time.time(), sent or time.time(), etag, urgent))
         return taken
 
     def subscribed_since(self, since: float) -> bool:

@@ -298,16 +298,16 @@ class Manifests:
     # --- events ------------------------------------------------------------------------------------
 
     async def subscribe(self, device: Principal) -> asyncio.Queue:
-        """A queue that receives this device's ETag now and whenever its manifest changes."""
+        """A queue that receives this device's manifest entry now and whenever it changes."""
         queue: asyncio.Queue = asyncio.Queue(maxsize=8)
         self._subscribers.setdefault(device.id, set()).add((queue, device))
         if self._watcher is None or self._watcher.done():
             self._loop = asyncio.get_running_loop()
             self._wakeup = asyncio.Event()
             self._watcher = self._loop.create_task(self._watch())
-        etag = (await asyncio.to_thread(self.get, device)).etag
-        self._told[id(queue)] = etag
-        queue.put_nowait(etag)
+        entry = await asyncio.to_thread(self.get, device)
+        self._told[id(queue)] = entry.etag
+        queue.put_nowait(entry)
         return queue
 
     def unsubscribe(self, device: Principal, queue: asyncio.Queue) -> None:
@@ -323,7 +323,7 @@ class Manifests:
         if loop is not None and wakeup is not None and not loop.is_closed():
             loop.call_soon_threadsafe(wakeup.set)
 
-    def _pass(self) -> list[tuple[asyncio.Queue, str]]:
+    def _pass(self) -> list[tuple[asyncio.Queue, Entry]]:
         """Every subscribed device's current ETag where it differs from what its queue was told.
 
         One thread hand-off for the whole fleet: devices of a commune share one resolved timeline,
@@ -334,9 +334,9 @@ class Manifests:
         changed = []
         for subscribers in list(self._subscribers.values()):
             for queue, device in list(subscribers):
-                etag = self.get(device, generation=generation, now=now).etag
-                if self._told.get(id(queue)) != etag:
-                    changed.append((queue, etag))
+                entry = self.get(device, generation=generation, now=now)
+                if self._told.get(id(queue)) != entry.etag:
+                    changed.append((queue, entry))
         return changed
 
     def _subscribed_stale(self) -> bool:
@@ -360,11 +360,11 @@ class Manifests:
                 # Another process's change shows in the counter; time passing shows as staleness.
                 if not await asyncio.to_thread(self._subscribed_stale):
                     continue
-                for queue, etag in await asyncio.to_thread(self._pass):
-                    self._told[id(queue)] = etag
+                for queue, entry in await asyncio.to_thread(self._pass):
+                    self._told[id(queue)] = entry.etag
                     if queue.full():
                         queue.get_nowait()
-                    queue.put_nowait(etag)
+                    queue.put_nowait(entry)
             except Exception:
                 log.exception("manifest watcher")
 

@@ -95,8 +95,11 @@ class HubClient:
             _check(response)
         return response
 
-    def events(self, read_timeout: float) -> Iterator[str]:
-        """The ETags announced on the event stream, as they come; returns when the hub closes it."""
+    def events(self, read_timeout: float) -> Iterator[tuple[str, bytes | None]]:
+        """(ETag, manifest or None) as the event stream announces them; returns when the hub closes it.
+
+        Hubs send the manifest with the event; one that sends only the ETag gets a fetch instead.
+        """
         timeout = httpx.Timeout(self._http.timeout.connect, read=read_timeout)
         try:
             with self._http.stream("GET", "/api/v1/device/events", timeout=timeout,
@@ -110,8 +113,11 @@ class HubClient:
                     if line == "":
                         if event == "manifest" and data:
                             try:
-                                yield str(json.loads("\n".join(data))["etag"])
-                            except (ValueError, KeyError, TypeError):
+                                announced = json.loads("\n".join(data))
+                                manifest = announced.get("manifest")
+                                yield (str(announced["etag"]),
+                                       json.dumps(manifest).encode() if isinstance(manifest, dict) else None)
+                            except (ValueError, KeyError, TypeError, AttributeError):
                                 pass
                         event, data = "message", []
                     elif line.startswith(":"):

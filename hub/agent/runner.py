@@ -65,6 +65,8 @@ class Agent:
 
         self.manifest: Manifest | None = None
         self.etag: str | None = None
+        #: Set when the event stream brought the manifest: the fetcher goes straight to the media.
+        self.skip_refresh = False
         self.status = "idle"
         self.error: str | None = None
         self.skipped = 0
@@ -159,7 +161,10 @@ class Agent:
             self.fetch_now.clear()
             s = self.settings
             try:
-                self.refresh(client)
+                if self.skip_refresh:
+                    self.skip_refresh = False
+                else:
+                    self.refresh(client)
                 if failures:
                     log.info("the hub is reachable again")
                 failures = 0
@@ -183,14 +188,19 @@ class Agent:
             return False
         return self.apply(response.body, response.etag, response.sent, response.received)
 
-    def apply(self, raw: bytes, etag: str | None, sent: float, received: float) -> bool:
-        """Take a manifest from the hub; a bad one is logged and the previous one kept."""
+    def apply(self, raw: bytes, etag: str | None, sent: float, received: float, *,
+              observe_clock: bool = True) -> bool:
+        """Take a manifest from the hub; a bad one is logged and the previous one kept.
+
+        ``observe_clock`` is off for a pushed manifest: with no request, there is no round trip to
+        correct ``server_time`` by, so the clock keeps the offset its last fetch measured.
+        """
         try:
             manifest = parse(raw)
         except BadManifest as exc:
             log.error("%s; keeping the previous manifest", exc)
             return False
-        offset = self.clock.observe(manifest.server_time, sent, received)
+        offset = self.clock.observe(manifest.server_time, sent, received) if observe_clock else self.clock.offset_s
         self.manifest, self.etag = manifest, etag
         try:
             self.saved.save(raw, etag, offset)
@@ -241,10 +251,16 @@ class Agent:
         failures = 0
         while not self.stopping.is_set():
             try:
-                for etag in client.events(self.settings.events_timeout_s):
+                for etag, raw in client.events(self.settings.events_timeout_s):
                     failures = 0
-                    if etag != self.etag:
-                        self.fetch_now.set()
+                    if etag == self.etag:
+                        continue
+                    # A manifest that came with the event is taken as it is (no round trip to a
+                    # hub that the whole fleet is asking at this moment); the fetcher then only
+                    # downloads its media.
+                    if raw is not None and self.apply(raw, etag, 0.0, 0.0, observe_clock=False):
+                        self.skip_refresh = True
+                    self.fetch_now.set()
                 failures += 1
             except (HubDown, Refused) as exc:
                 failures += 1

@@ -34,7 +34,7 @@ def manifest_response(hub, device, request: Request, headers: dict[str, str] | N
 
 def event_stream(hub, device, request: Request, token: str, *, keepalive_s: float = 15.0,
                  headers: dict[str, str] | None = None) -> StreamingResponse:
-    """Server-sent events: ``manifest`` with the new ETag whenever this device's manifest changes."""
+    """Server-sent events: ``manifest`` with the new ETag, and the manifest, whenever it changes."""
 
     async def stream() -> AsyncIterator[bytes]:
         queue = await hub.manifests.subscribe(device)
@@ -42,7 +42,7 @@ def event_stream(hub, device, request: Request, token: str, *, keepalive_s: floa
             yield b"retry: 3000\n\n"
             while not await request.is_disconnected():
                 try:
-                    etag = await asyncio.wait_for(queue.get(), timeout=keepalive_s)
+                    entry = await asyncio.wait_for(queue.get(), timeout=keepalive_s)
                 except asyncio.TimeoutError:
                     # Deactivating a device need not change its manifest, so no event would tell
                     # it; end the stream instead, and its reconnection gets the 401.
@@ -50,7 +50,10 @@ def event_stream(hub, device, request: Request, token: str, *, keepalive_s: floa
                         return
                     yield b": keep-alive\n\n"
                     continue
-                yield f"event: manifest\ndata: {json.dumps({'etag': etag})}\n\n".encode()
+                # The manifest itself rides along, so a device need not queue for it behind the
+                # whole fleet's fetches when an emergency goes out (compact JSON: one line).
+                yield (b'event: manifest\ndata: {"etag":' + json.dumps(entry.etag).encode() + b',"manifest":'
+                       + entry.render(utcnow()) + b"}\n\n")
         finally:
             hub.manifests.unsubscribe(device, queue)
 

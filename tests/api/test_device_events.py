@@ -32,7 +32,8 @@ def _read_events(url: str, headers: dict, out: queue.Queue, stop: threading.Even
                 if line.startswith("event:"):
                     event = line.split(":", 1)[1].strip()
                 elif line.startswith("data:") and event == "manifest":
-                    out.put(("manifest", json.loads(line.split(":", 1)[1])["etag"], None))
+                    data = json.loads(line.split(":", 1)[1])
+                    out.put(("manifest", data["etag"], data.get("manifest")))
 
 
 def test_events_announce_an_emergency_for_this_device_only(settings):
@@ -63,12 +64,14 @@ def test_events_announce_an_emergency_for_this_device_only(settings):
             assert http.post(f"/api/v1/bulletins/{bid}/approve", headers=approver).status_code == 200
             # The event arrives once the audio is rendered and the manifest holds the emergency.
             while True:
-                kind, etag, _ = events_a.get(timeout=15)
+                kind, etag, pushed = events_a.get(timeout=15)
                 if kind == "manifest" and etag != first_a:
                     break
             r = http.get("/api/v1/device/manifest", headers=speaker_a)
             assert r.headers["etag"] == etag
             assert any(i["bulletin_id"] == bid for i in r.json()["items"])
+            # The event carried the same manifest, so a device need not fetch it.
+            assert pushed["items"] == r.json()["items"] and pushed["device"] == people.ids["loa-a"]
             r = http.get("/api/v1/device/manifest", headers=speaker_b)
             assert r.headers["etag"] == first_b
         # B heard of nothing new.
