@@ -6,6 +6,8 @@ import hashlib
 import os
 import re
 import tempfile
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -19,6 +21,9 @@ class MediaStore:
         self.root.mkdir(parents=True, exist_ok=True)
         #: sha256 → MIME type, filled by the media route (immutable, so never invalidated).
         self.mimes: dict[str, str] = {}
+        self._recent: OrderedDict[str, bytes] = OrderedDict()
+        self._recent_bytes = 0
+        self._lock = threading.Lock()
 
     def _location(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
@@ -29,6 +34,26 @@ class MediaStore:
             return None
         location = self._location(sha256)
         return location if location.is_file() else None
+
+    def read_cached(self, sha256: str, *, largest: int = 4 << 20, budget: int = 64 << 20) -> bytes | None:
+        """A small file's bytes from a bounded in-memory LRU (None for large or unknown files)."""
+        with self._lock:
+            data = self._recent.get(sha256)
+            if data is not None:
+                self._recent.move_to_end(sha256)
+                return data
+        path = self.path(sha256)
+        if path is None or path.stat().st_size > largest:
+            return None
+        data = path.read_bytes()
+        with self._lock:
+            if sha256 not in self._recent:
+                self._recent[sha256] = data
+                self._recent_bytes += len(data)
+                while self._recent_bytes > budget:
+                    _, dropped = self._recent.popitem(last=False)
+                    self._recent_bytes -= len(dropped)
+        return data
 
     def put(self, data: bytes) -> str:
         sha256 = hashlib.sha256(data).hexdigest()

@@ -70,8 +70,13 @@ def get_media(sha256: str, request: Request, hub: HubDep) -> Response:
     if use_range is None:
         return JSONResponse({"detail": f"range not satisfiable: the file has {size} bytes"}, status_code=416,
                             headers={"Content-Range": f"bytes */{size}", "ETag": etag})
-    return _MediaFile(path, media_type=mime, use_range=use_range,
-                      headers={"ETag": etag, "Cache-Control": IMMUTABLE})
+    headers = {"ETag": etag, "Cache-Control": IMMUTABLE, "Accept-Ranges": "bytes"}
+    if not (use_range and request.headers.get("range")):
+        # A whole small file — what a fleet fetches at once for an emergency — comes from memory.
+        data = hub.media.read_cached(sha256)
+        if data is not None:
+            return Response(data, media_type=mime, headers=headers)
+    return _MediaFile(path, media_type=mime, use_range=use_range, headers=headers)
 
 
 def _range_usable(header: str | None, size: int) -> bool | None:
