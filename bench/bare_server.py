@@ -14,8 +14,9 @@ def build(size: int) -> FastAPI:
     body = b'{"items":"' + b"x" * max(0, size - 12) + b'"}'
     etag = '"constant-etag-0123456789abcdef"'
 
+    # async, like the hub's route: both answer a poll on the event loop.
     @app.get("/api/v1/device/manifest")
-    def manifest(request: Request) -> Response:
+    async def manifest(request: Request) -> Response:
         headers = {"ETag": etag, "Cache-Control": "no-cache"}
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)

@@ -214,7 +214,8 @@ def fleet(port: int, tokens: list[str], period: float, seconds: float, etags: di
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=8, help="wrk duration per measurement")
+    parser.add_argument("--seconds", type=int, default=6, help="wrk duration per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved measurements of each case")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--fleet", type=int, default=10_000)
     parser.add_argument("--fleet-period", type=float, default=60.0)
@@ -250,12 +251,21 @@ def main() -> None:
                 bare_pairs_304 = [(t, '"constant-etag-0123456789abcdef"') for t in tokens]
                 hub_pairs_200 = [(t, "") for t in tokens]
                 hub_pairs_304 = [(t, etags[t]) for t in tokens]
+                # Interleaved rounds, median of each: the machine's other load hits both sides alike.
+                runs: dict[str, list[dict]] = {}
+                for _ in range(args.rounds):
+                    for name, port, pairs in (("bare_200", bare_port, bare_pairs_200),
+                                              ("hub_200", hub_port, hub_pairs_200),
+                                              ("bare_304", bare_port, bare_pairs_304),
+                                              ("hub_304", hub_port, hub_pairs_304)):
+                        runs.setdefault(name, []).append(measure(port, pairs, args.seconds, args.connections))
                 results = {}
-                for name, port, pairs in (("bare_200", bare_port, bare_pairs_200), ("hub_200", hub_port, hub_pairs_200),
-                                          ("bare_304", bare_port, bare_pairs_304), ("hub_304", hub_port, hub_pairs_304)):
-                    results[name] = measure(port, pairs, args.seconds, args.connections)
-                    print(f"{name:9} {results[name]['rps']:9.1f} req/s  p99 {results[name]['p99_ms']} ms  "
-                          f"errors {results[name]['errors']}", flush=True)
+                for name, samples in runs.items():
+                    samples.sort(key=lambda r: r["rps"])
+                    results[name] = samples[len(samples) // 2]
+                    print(f"{name:9} {results[name]['rps']:9.1f} req/s (median of {len(samples)}: "
+                          f"{', '.join(str(round(r['rps'])) for r in samples)})  "
+                          f"p99 {results[name]['p99_ms']} ms  errors {results[name]['errors']}", flush=True)
             finally:
                 bare_proc.terminate()
                 bare_proc.wait(10)

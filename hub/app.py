@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import __version__
 from hub.api import errors, routers
+from hub.api.device import ManifestFastPath
 from hub.config import Settings
 from hub.plugins import collect, make_plugin_manager
 from hub.runtime import Hub
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, *, pm=None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub = Hub.open(settings, pm)
         app.state.hub = hub
+        hub.manifests.start()
         hub.pipeline.start(settings.workers)
         try:
             yield
@@ -120,4 +122,6 @@ def create_app(settings: Settings | None = None, *, pm=None) -> FastAPI:
 
     app.add_middleware(RequestMetrics)
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes, upload_limit=settings.max_upload_bytes)
+    # Outermost: a poll answered from the cache skips everything else.
+    app.add_middleware(ManifestFastPath)
     return app

@@ -39,9 +39,11 @@ _SERVER_TIME = b"\x00SERVER_TIME\x00"
 
 
 def bucket_start(now: datetime) -> datetime:
-    local = now.astimezone(TZ)
-    midnight = datetime.combine(local.date(), time(0), TZ)
-    return (midnight + BUCKET * ((local - midnight) // BUCKET)).astimezone(timezone.utc)
+    """The start of the six-hour block of local time that ``now`` falls in (on every poll: cheap)."""
+    offset = now.astimezone(TZ).utcoffset().total_seconds()
+    step = BUCKET.total_seconds()
+    local = now.timestamp() + offset
+    return datetime.fromtimestamp(local - local % step - offset, timezone.utc)
 
 
 def _iso(value: datetime) -> str:
@@ -203,20 +205,56 @@ class Manifests:
         self._told: dict[int, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
+        self._refresher: asyncio.Task | None = None
 
     def invalidate(self) -> None:
         self._generation = None
         self._wake_watcher()
+
+    async def keep_generation_fresh(self) -> None:
+        """Read the counter every ``generation_ttl_s`` in a worker thread, so that a poll never
+        waits on the store (and a crowd of polls never all ask it at once when the value ages)."""
+        while True:
+            try:
+                value = await asyncio.to_thread(self._read_generation)
+                self._generation = (time_module.monotonic(), value)
+            except Exception:
+                log.exception("reading the schedule counter")
+            await asyncio.sleep(self.generation_ttl_s / 2)
+
+    def _read_generation(self) -> int:
+        with self.store.reader() as session:
+            return changes.generation(session)
 
     def generation(self) -> int:
         cached = self._generation
         clock = time_module.monotonic()
         if cached is not None and clock - cached[0] < self.generation_ttl_s:
             return cached[1]
-        with self.store.reader() as session:
-            value = changes.generation(session)
+        value = self._read_generation()
         self._generation = (clock, value)
         return value
+
+    def _fresh_generation(self) -> int | None:
+        cached = self._generation
+        if cached is not None and time_module.monotonic() - cached[0] < self.generation_ttl_s:
+            return cached[1]
+        return None
+
+    def cached_device(self, token: str) -> Principal | None:
+        """The device for a token if the cache knows it for sure now, without any I/O; else None."""
+        generation = self._fresh_generation()
+        cached = self._devices.get(hash_token(token)) if generation is not None else None
+        return cached[1] if cached is not None and cached[0] == generation else None
+
+    def cached_entry(self, device: Principal) -> Entry | None:
+        """The device's manifest if the cache holds a fresh one, without any I/O; else None."""
+        generation = self._fresh_generation()
+        entry = self._entries.get(device.id)
+        if generation is None or entry is None:
+            return None
+        now = utcnow()
+        return entry if entry.fresh(generation, bucket_start(now), now) else None
 
     def device_for_token(self, token: str) -> Principal | None:
         """The device a token belongs to, cached until anything about devices changes."""
@@ -369,8 +407,13 @@ class Manifests:
                 log.exception("manifest watcher")
 
     def stop(self) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
+        for task in (self._watcher, self._refresher):
+            if task is not None:
+                task.cancel()
+
+    def start(self) -> None:
+        """Start the counter refresher on the running event loop (the server's lifespan calls this)."""
+        self._refresher = asyncio.get_running_loop().create_task(self.keep_generation_fresh())
 
 
 def conflicts_for_commune(session: Session, commune: str, now: datetime, window: timedelta) -> list[str]:

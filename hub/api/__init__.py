@@ -6,5 +6,6 @@ from hub.api import bulletins, device, directory, media, monitor, playlists, sys
 
 
 def routers() -> list[APIRouter]:
-    return [system.router, bulletins.router, playlists.router, directory.router, device.router, monitor.router,
-            media.router]
+    # Devices poll most: their routes are matched first.
+    return [device.router, media.router, system.router, bulletins.router, playlists.router, directory.router,
+            monitor.router]

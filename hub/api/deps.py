@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from hub.auth import DEVICE_PREFIX, Principal, authenticate
@@ -13,7 +14,8 @@ from hub.errors import Forbidden, Unauthenticated
 from hub.runtime import Hub
 
 
-def get_hub(request: Request) -> Hub:
+async def get_hub(request: Request) -> Hub:
+    # async: a plain attribute read must not cost every request a hop to the thread pool.
     return request.app.state.hub
 
 
@@ -58,15 +60,16 @@ def get_user(principal: CurrentPrincipal) -> Principal:
     return principal
 
 
-def get_device(request: Request, hub: HubDep) -> Principal:
-    """Devices poll often: their tokens are checked against a cache the schedule counter keeps fresh."""
+async def get_device(request: Request, hub: HubDep) -> Principal:
+    """Devices poll often: their tokens are checked against a cache the schedule counter keeps
+    fresh, on the event loop when the cache is sure, in a worker thread when it must ask the store."""
     token = bearer_token(request)
     if token and token.startswith(DEVICE_PREFIX):
-        device = hub.manifests.device_for_token(token)
+        device = hub.manifests.cached_device(token) or await run_in_threadpool(hub.manifests.device_for_token, token)
         if device is None:
             raise Unauthenticated("invalid token")
         return device
-    principal = get_principal(request, hub)
+    principal = await run_in_threadpool(get_principal, request, hub)
     if not principal.is_device:
         raise Forbidden("this endpoint is for devices")
     return principal

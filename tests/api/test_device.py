@@ -205,3 +205,32 @@ def test_a_bulletin_leaves_the_cached_manifest_when_it_expires(desk):
     later = desk.hub.manifests.get(device, now=until + timedelta(seconds=1))
     assert later.etag != before.etag and bid.encode() not in later.body
     assert manifest(desk.client, speaker).status_code == 200
+
+
+def test_the_fast_path_answers_as_the_route_does(desk, monkeypatch):
+    from hub.api.device import ManifestFastPath
+
+    speaker = desk.people.device("loa-a", "A")
+    desk.approved(targets=["A"], priority="emergency")
+    answered = []
+    real = ManifestFastPath._answer
+
+    async def spy(hub, scope, send):
+        done = await real(hub, scope, send)
+        answered.append(done)
+        return done
+
+    monkeypatch.setattr(ManifestFastPath, "_answer", staticmethod(spy))
+    first = manifest(desk.client, speaker)       # a cold cache: the route builds it
+    second = manifest(desk.client, speaker)      # warm: answered before the framework
+    assert answered == [False, True]
+    for name in ("etag", "cache-control", "content-type"):
+        assert first.headers[name] == second.headers[name]
+    one, two = first.json(), second.json()
+    one.pop("server_time"), two.pop("server_time")
+    assert one == two
+    assert manifest(desk.client, speaker, second.headers["etag"]).status_code == 304
+    assert answered[-1] is True
+    # A token the cache does not know goes on to the route, which refuses it properly.
+    r = desk.client.get("/api/v1/device/manifest", headers={"Authorization": "Bearer hubd_nope"})
+    assert r.status_code == 401 and r.json()["detail"]
