@@ -18,11 +18,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
+    # First, so that even switching the journal mode waits for a lock instead of failing.
+    cursor.execute("PRAGMA busy_timeout=15000")
     # WAL lets readers (device polls) run beside the writer; FULL makes a commit survive power loss.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=15000")
     cursor.close()
 
 

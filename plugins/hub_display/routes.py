@@ -94,9 +94,9 @@ def make_router(settings: Any, display: DisplaySettings) -> APIRouter:
                                            **NO_REFERRER})
 
     @router.get("/display/manifest")
-    def display_manifest(device: DisplayDevice, hub: HubDep, request: Request) -> Response:
+    async def display_manifest(device: DisplayDevice, hub: HubDep, request: Request) -> Response:
         """The same manifest as /api/v1/device/manifest, with the token allowed in the address."""
-        return manifest_response(hub, device, request, NO_REFERRER)
+        return await manifest_response(hub, device, request, NO_REFERRER)
 
     @router.get("/display/events")
     async def display_events(device: DisplayDevice, hub: HubDep, request: Request) -> StreamingResponse:
