@@ -59,6 +59,12 @@ def migrate(url: str, revision: str = "head") -> None:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)
+    if url.startswith("sqlite:///"):
+        # Leave the file in WAL mode: the hub's connections then never need to switch it.
+        engine = make_engine(url)
+        with engine.connect():
+            pass
+        engine.dispose()
 
 
 class Store:

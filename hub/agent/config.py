@@ -37,6 +37,9 @@ class AgentSettings(BaseSettings):
     heartbeat_s: float = Field(default=30.0, gt=0)
     #: An item whose start passed longer ago than this is skipped (emergencies: see docs/agent.md).
     late_tolerance_s: float = Field(default=30.0, ge=0)
+    #: After an emergency starts, reports wait a random 0…this many seconds: the whole fleet
+    #: reporting at once would slow the devices still downloading the emergency's audio.
+    report_spread_s: float = Field(default=5.0, ge=0)
     #: After SIGTERM, a player still running this long later gets SIGKILL.
     kill_grace_s: float = Field(default=3.0, gt=0)
     #: Media no longer in the manifest are evicted, least recently used first, above this size.

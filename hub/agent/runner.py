@@ -67,6 +67,8 @@ class Agent:
         self.etag: str | None = None
         #: Set when the event stream brought the manifest: the fetcher goes straight to the media.
         self.skip_refresh = False
+        #: Reports wait until then (monotonic clock) after an emergency starts.
+        self.quiet_until = 0.0
         self.status = "idle"
         self.error: str | None = None
         self.skipped = 0
@@ -346,6 +348,8 @@ class Agent:
             self._finish(item, "failed", started, self.clock.now(), error=str(exc))
             return "failed"
         log.info("playing %s (%s, bulletin %s)", item.id, item.priority, item.bulletin_id)
+        if item.urgent:
+            self.quiet_until = time.monotonic() + random.uniform(0, self.settings.report_spread_s)
         self._set_status("playing")
         result = error = None
         # A player that hangs must not silence the loudspeaker for good.
@@ -423,6 +427,9 @@ class Agent:
             if time.monotonic() >= next_beat:
                 self._queue_heartbeat()
                 next_beat = time.monotonic() + self.settings.heartbeat_s
+            if time.monotonic() < self.quiet_until:
+                self.send_now.wait(self.quiet_until - time.monotonic())
+                continue
             if time.monotonic() >= retry_at:
                 try:
                     self.deliver(client)
