@@ -17,7 +17,7 @@ import json
 import logging
 import threading
 import time as time_module
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -77,6 +77,21 @@ class CommuneState:
     slides: tuple[dict[str, Any], ...]
     #: When a bulletin in it starts or stops being valid: the state must be resolved again then.
     stale_at: datetime | None = None
+    #: Serialised once and shared by every device of the commune: items, and slides per orientation.
+    _json: dict[str | None, bytes] = field(default_factory=dict, compare=False, repr=False)
+
+    def items_json(self) -> bytes:
+        if "items" not in self._json:
+            self._json["items"] = _dumps([play_view(p) for p in self.plays])
+        return self._json["items"]
+
+    def slides_json(self, orientation: str | None) -> bytes:
+        """All slides (``None``), or those a board of this orientation shows."""
+        key = f"slides:{orientation}"
+        if key not in self._json:
+            slides = [s for s in self.slides if orientation is None or s.get("orientation") in (None, orientation)]
+            self._json[key] = _dumps(slides)
+        return self._json[key]
 
 
 def load_inputs(session: Session, commune: str, now: datetime) -> tuple[list, list, dict[str, list[Artifact]]]:
@@ -153,6 +168,10 @@ def resolve_commune(session: Session, commune: str, now: datetime, window_start:
             })
     edges = [t for spec in bulletins for t in (spec.valid_from, spec.valid_until) if t is not None and t > now]
     return CommuneState(plays=tuple(plays), slides=tuple(slides), stale_at=min(edges, default=None))
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def play_view(play: scheduler.Play) -> dict[str, Any]:
@@ -302,20 +321,18 @@ class Manifests:
             row = session.get(Device, device.id)
             commune = row.commune if row is not None else device.commune
             state = self._commune(session, commune, generation, window_start, now)
-        items = [play_view(p) for p in state.plays]
-        slides = list(state.slides)
+        orientation = None
         if row is not None and row.kind == "display":
             # A board shows the slides of its own orientation only.
             orientation = ((row.heartbeat or {}).get("orientation")) or "landscape"
-            slides = [s for s in slides if s.get("orientation") in (None, orientation)]
-        digest = hashlib.sha256(json.dumps([device.id, items, slides], sort_keys=True).encode()).hexdigest()
-        body = {
-            "device": device.id, "commune": commune, "generated_at": _iso(now), "server_time": "SERVER_TIME",
-            "window_start": _iso(window_start), "window_end": _iso(window_start + WINDOW),
-            "etag": digest[:32], "items": items, "slides": slides,
-        }
-        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        raw = raw.replace(b'"SERVER_TIME"', b'"' + _SERVER_TIME + b'"', 1)
+        items, slides = state.items_json(), state.slides_json(orientation)
+        digest = hashlib.sha256(b"\0".join((device.id.encode(), items, slides))).hexdigest()
+        raw = b"".join((
+            b'{"device":', _dumps(device.id), b',"commune":', _dumps(commune),
+            b',"generated_at":', _dumps(_iso(now)), b',"server_time":"', _SERVER_TIME,
+            b'","window_start":', _dumps(_iso(window_start)), b',"window_end":', _dumps(_iso(window_start + WINDOW)),
+            b',"etag":', _dumps(digest[:32]), b',"items":', items, b',"slides":', slides, b"}",
+        ))
         return Entry(generation, window_start, f'"{digest[:32]}"', raw, state.stale_at)
 
     # --- counts for monitoring ---------------------------------------------------------------------
