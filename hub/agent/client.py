@@ -6,6 +6,7 @@ import json
 import socket
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +36,8 @@ class ManifestResponse:
     #: Local wall-clock seconds when the request left and when the answer arrived (see Clock).
     sent: float
     received: float
+    #: The hub's clock from the X-Server-Time header (also on a 304), if it sent one.
+    server_time: datetime | None = None
 
 
 class HubClient:
@@ -71,9 +74,10 @@ class HubClient:
         sent = local()
         response = self._send("GET", "/api/v1/device/manifest", headers=headers)
         received = local()
+        server_time = _parse_time(response.headers.get("x-server-time"))
         if response.status_code == 304:
-            return ManifestResponse(None, etag, sent, received)
-        return ManifestResponse(response.content, response.headers.get("etag"), sent, received)
+            return ManifestResponse(None, etag, sent, received, server_time)
+        return ManifestResponse(response.content, response.headers.get("etag"), sent, received, server_time)
 
     def heartbeat(self, payload: dict[str, Any]) -> None:
         self._send("POST", "/api/v1/device/heartbeat", json=payload)
@@ -144,6 +148,16 @@ class HubClient:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
 
 
 def _check(response: httpx.Response) -> None:

@@ -32,6 +32,11 @@ class Clock:
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.local() + self._offset_s, timezone.utc)
 
+    @property
+    def measured(self) -> bool:
+        """True once a sample was taken (the offset is no longer only the starting guess)."""
+        return bool(self._samples)
+
     def observe(self, server_time: datetime, sent: float, received: float) -> float:
         """Record one sample (``sent``/``received`` are local wall-clock seconds); return the offset."""
         rtt = max(0.0, received - sent)

@@ -187,6 +187,8 @@ class Agent:
         """Fetch the manifest (conditional on the ETag); True if a new one was taken."""
         response = client.manifest(self.etag, local=self.clock.local)
         if response.body is None:
+            if response.server_time is not None:
+                self.clock.observe(response.server_time, response.sent, response.received)
             return False
         return self.apply(response.body, response.etag, response.sent, response.received)
 
@@ -260,7 +262,10 @@ class Agent:
                     # A manifest that came with the event is taken as it is (no round trip to a
                     # hub that the whole fleet is asking at this moment); the fetcher then only
                     # downloads its media.
-                    if raw is not None and self.apply(raw, etag, 0.0, 0.0, observe_clock=False):
+                    # Until a fetch has measured the clock, a fetch it is: scheduling by an unset
+                    # offset could play at the wrong time on a device whose clock is off.
+                    if raw is not None and self.clock.measured and self.apply(raw, etag, 0.0, 0.0,
+                                                                              observe_clock=False):
                         self.skip_refresh = True
                     self.fetch_now.set()
                 failures += 1

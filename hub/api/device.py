@@ -31,7 +31,8 @@ async def manifest_response(hub, device, request: Request, headers: dict[str, st
     a worker thread (it reads the store).
     """
     entry = hub.manifests.cached_entry(device) or await run_in_threadpool(hub.manifests.get, device)
-    headers = {"ETag": entry.etag, "Cache-Control": "no-cache", **(headers or {})}
+    # Also on a 304, which has no body: a device keeps its clock right without a new manifest.
+    headers = {"ETag": entry.etag, "Cache-Control": "no-cache", "X-Server-Time": _iso_now(), **(headers or {})}
     held = {tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")}
     if entry.etag in held or "*" in held:
         return Response(status_code=304, headers=headers)
@@ -160,6 +161,10 @@ def plays(payload: Plays, device: CurrentDevice, hub: HubDep) -> dict[str, int]:
     return {"accepted": accepted, "duplicates": len(payload.plays) - accepted}
 
 
+def _iso_now() -> str:
+    return utcnow().isoformat().replace("+00:00", "Z")
+
+
 class ManifestFastPath:
     """Answers a device's manifest poll from the cache before the framework sees the request.
 
@@ -193,7 +198,7 @@ class ManifestFastPath:
             return False
         etag = entry.etag.encode()
         held = {t.strip().removeprefix("W/") for t in headers.get(b"if-none-match", b"").decode("latin-1").split(",")}
-        common = [(b"etag", etag), (b"cache-control", b"no-cache")]
+        common = [(b"etag", etag), (b"cache-control", b"no-cache"), (b"x-server-time", _iso_now().encode())]
         if entry.etag in held or "*" in held:
             await send({"type": "http.response.start", "status": 304, "headers": common})
             await send({"type": "http.response.body", "body": b""})

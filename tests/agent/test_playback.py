@@ -105,3 +105,15 @@ def test_a_missing_player_is_reported_as_failed_and_the_agent_goes_on(live_hub, 
     wait_for(lambda: status() == "error", what="heartbeat status error")
     assert all(thread.is_alive() for thread in agent._threads)
     assert "no-such-player" in agent.heartbeat_payload()["error"]
+
+
+def test_a_304_still_measures_the_clock(live_hub, make_agent):
+    live_hub.people.device("loa-1", "X1")
+    clock = Clock(local=lambda: time.time() - 120)
+    agent = make_agent(live_hub.url, live_hub.people.tokens["loa-1"], clock=clock, poll_s=600)
+    wait_for(lambda: agent.etag is not None, what="the first manifest")
+    samples = len(clock._samples)
+    with closing(HubClient(live_hub.url, live_hub.people.tokens["loa-1"])) as client:
+        assert agent.refresh(client) is False  # nothing changed: a 304
+    assert len(clock._samples) == samples + 1
+    assert abs(clock.offset_s - 120) < 5
