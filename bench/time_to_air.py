@@ -44,6 +44,9 @@ import httpx
 from hub import hookimpl
 from hub.plugin_types import RenderedMedia, Renderer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.conftest import ServerProcess  # noqa: E402  (one helper for starting hub serve)
+
 ROOT = Path(__file__).resolve().parent.parent
 GOAL = {"median_s": 2.0, "p99_s": 5.0}
 TITLE = "Cảnh báo lũ quét khẩn cấp"
@@ -120,40 +123,12 @@ def build_store(data: Path, devices: int, communes: int) -> dict[str, Any]:
     return made
 
 
-class Server:
-    """``hub serve`` in a subprocess; its output goes to a log file in the data folder."""
+class Server(ServerProcess):
+    """``hub serve`` in a subprocess (the tests' helper); its log goes to the data folder."""
 
     def __init__(self, data: Path, port: int, env: dict[str, str]) -> None:
-        self.data, self.port, self.url = data, port, f"http://127.0.0.1:{port}"
-        self.env = {**os.environ, "HUB_DATA_DIR": str(data), "HUB_WORKERS": "1", **env}
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> "Server":
-        log = open(self.data / "server.log", "ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "serve", "--port", str(self.port), "--log-level", "warning"],
-            env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        log.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"hub serve exited with {self.proc.returncode}; see {self.data / 'server.log'}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("hub serve did not come up")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(8)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        super().__init__({"HUB_DATA_DIR": str(data), "HUB_WORKERS": "1", **env}, port)
+        self.data = data
 
     def cpu_seconds(self) -> tuple[float, float]:
         """CPU of the hub itself, and of the children it waited for (espeak-ng, ffmpeg)."""

@@ -77,8 +77,8 @@ class ItemIn(BaseModel):
 class PlaylistIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    commune: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00]*$")
+    commune: str = Field(min_length=1, max_length=32, pattern=r"^[^\x00]*$")
     items: list[ItemIn] = Field(min_length=1, max_length=200)
     schedule: ScheduleIn
     enabled: bool = True
@@ -147,7 +147,7 @@ def create(session: Session, principal: Principal, data: PlaylistIn, *, origin: 
 
 
 def visible(session: Session, principal: Principal, playlist_id: str) -> Playlist:
-    playlist = session.get(Playlist, playlist_id)
+    playlist = session.get(Playlist, playlist_id) if "\x00" not in playlist_id else None
     if playlist is None or principal.is_device or not principal.sees_commune(playlist.commune):
         raise NotFound("playlist not found")
     return playlist
@@ -217,7 +217,10 @@ def _line_of(node: yaml.Node | None, loc: tuple) -> int:
 
 def load_file(path: Path) -> PlaylistIn:
     """Parse and validate one playlist file; Invalid names the file and line of the first problem."""
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise Invalid(f"{path}:1: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.safe_load(text)

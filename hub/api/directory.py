@@ -14,19 +14,21 @@ from hub.errors import Forbidden
 from hub.models import Commune, Device
 
 router = APIRouter(prefix="/api/v1", tags=["directory"])
+#: No NUL characters: SQLite stores them, but PostgreSQL refuses them (a 500 instead of a 422).
+NO_NUL = r"^[^\x00]*$"
 
 
 class CommuneIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=32)
-    name: str = Field(min_length=1, max_length=200)
-    voice: str | None = Field(default=None, max_length=64)
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    voice: str | None = Field(default=None, max_length=64, pattern=NO_NUL)
 
 
 class DeviceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
-    commune: str = Field(min_length=1, max_length=32)
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
+    commune: str = Field(min_length=1, max_length=32, pattern=NO_NUL)
     kind: Literal["speaker", "display"] = "speaker"
 
 

@@ -9,15 +9,14 @@ from fastapi import APIRouter, Query, Response
 
 from hub import playlists as service
 from hub.api.deps import CurrentUser, HubDep, ReadDB
+from hub.manifests import conflicts_for_commune
 from hub.models import utcnow
 from hub.playlists import PlaylistIn
 
 router = APIRouter(prefix="/api/v1/playlists", tags=["playlists"])
 
 
-def _warnings(hub, session, commune: str) -> list[str]:
-    from hub.manifests import conflicts_for_commune
-
+def _warnings(session, commune: str) -> list[str]:
     return conflicts_for_commune(session, commune, utcnow(), timedelta(days=7))
 
 
@@ -25,7 +24,7 @@ def _warnings(hub, session, commune: str) -> list[str]:
 def create_playlist(payload: PlaylistIn, user: CurrentUser, hub: HubDep) -> dict[str, Any]:
     with hub.store.session() as session:
         playlist = service.create(session, user, payload)
-        return service.playlist_view(playlist, _warnings(hub, session, playlist.commune))
+        return service.playlist_view(playlist, _warnings(session, playlist.commune))
 
 
 @router.get("")
@@ -37,14 +36,14 @@ def list_playlists(session: ReadDB, user: CurrentUser,
 @router.get("/{playlist_id}")
 def get_playlist(playlist_id: str, session: ReadDB, user: CurrentUser) -> dict[str, Any]:
     playlist = service.visible(session, user, playlist_id)
-    return service.playlist_view(playlist, _warnings(None, session, playlist.commune))
+    return service.playlist_view(playlist, _warnings(session, playlist.commune))
 
 
 @router.put("/{playlist_id}")
 def replace_playlist(playlist_id: str, payload: PlaylistIn, user: CurrentUser, hub: HubDep) -> dict[str, Any]:
     with hub.store.session() as session:
         playlist = service.replace(session, user, playlist_id, payload)
-        return service.playlist_view(playlist, _warnings(hub, session, playlist.commune))
+        return service.playlist_view(playlist, _warnings(session, playlist.commune))
 
 
 @router.delete("/{playlist_id}", status_code=204)

@@ -160,3 +160,25 @@ def test_shipped_example_files_are_valid():
     assert files
     for path in files:
         load_file(path)
+
+
+def test_a_playlist_file_that_is_not_utf8_is_reported_not_a_crash(desk, tmp_path):
+    from hub.auth import Principal
+    from hub.playlists import sync
+
+    folder = tmp_path / "lists"
+    folder.mkdir()
+    (folder / "latin1.yaml").write_bytes("name: Bản tin\n".encode("utf-16"))
+    with desk.hub.store.session() as session:
+        report = sync(session, Principal("system", "test", "admin"), folder)
+    assert report.created == [] and "not UTF-8" in report.errors[0]
+
+
+@pytest.mark.parametrize("field", ["name", "commune"])
+def test_nul_in_playlist_fields_is_422(desk, field):
+    bid = desk.approved(targets=["A"], render=False)
+    body = playlist(bid)
+    body[field] = "A\x00B"
+    r = desk.client.post("/api/v1/playlists", json=body, headers=desk.approver)
+    assert r.status_code == 422 and count(desk) == 0
+    assert desk.client.get("/api/v1/playlists/a%00b", headers=desk.approver).status_code == 404
