@@ -19,6 +19,7 @@ from hub.auth import EDITORS, Principal
 from hub.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge
 from hub.models import Approval, AuditEvent, Bulletin, BulletinTarget, Commune, Revision, User, utcnow
 from hub.plugin_types import BulletinSnapshot
+from hub.validation import well_formed_id
 from hub.workflow import next_status
 
 TITLE_MAX = 300
@@ -124,9 +125,7 @@ def create(session: Session, principal: Principal, content: Content, *, source: 
 
 def visible(session: Session, principal: Principal, bulletin_id: str) -> Bulletin:
     """The bulletin if this principal may see it; NotFound otherwise (never reveals it exists)."""
-    # A NUL in an id is never a bulletin, and PostgreSQL would refuse the query with an error.
-    well_formed = isinstance(bulletin_id, str) and "\x00" not in bulletin_id
-    bulletin = session.get(Bulletin, bulletin_id) if well_formed else None
+    bulletin = session.get(Bulletin, bulletin_id) if well_formed_id(bulletin_id) else None
     if bulletin is None or not _may_see(session, principal, bulletin):
         raise NotFound("bulletin not found")
     return bulletin
@@ -250,3 +249,42 @@ def author_names(session: Session, ids: set[str]) -> dict[str, str]:
     if not ids:
         return {}
     return dict(session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
+
+
+def view(session: Session, bulletin: Bulletin, *, with_artifacts: bool = True) -> dict[str, Any]:
+    """The bulletin as every door shows it (CONTRACT §Bulletins)."""
+    from hub.pipeline import artifact_view, artifacts_of, render_status
+
+    revision = current_revision(session, bulletin)
+    status, error = render_status(session, bulletin)
+    names = author_names(session, {bulletin.author_id})
+    shown: dict[str, Any] = {
+        "id": bulletin.id,
+        "status": bulletin.status,
+        "revision": bulletin.revision,
+        "content_hash": revision.content_hash,
+        "author": bulletin.author_id,
+        "author_name": names.get(bulletin.author_id),
+        "title": revision.title,
+        "body": revision.body,
+        "priority": revision.priority,
+        "channels": revision.channels,
+        "targets": revision.targets,
+        "valid_from": revision.valid_from,
+        "valid_until": revision.valid_until,
+        "voice": revision.voice,
+        "repeat_count": revision.repeat_count,
+        "repeat_interval_s": revision.repeat_interval_s,
+        "source": bulletin.source,
+        "source_ref": bulletin.source_ref,
+        "created_at": bulletin.created_at,
+        "updated_at": bulletin.updated_at,
+        "approved_revision": bulletin.approved_revision,
+        "approved_at": bulletin.approved_at,
+        "recording_sha256": revision.recording_sha256,
+        "render_status": status,
+        "error": error,
+    }
+    if with_artifacts:
+        shown["artifacts"] = [artifact_view(a) for a in artifacts_of(session, bulletin)]
+    return shown

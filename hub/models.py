@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -21,9 +21,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from hub.clock import utcnow  # re-exported: column defaults use it
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+
 
 
 def new_id() -> str:

@@ -220,7 +220,7 @@ class Pipeline:
                     session.add(MediaObject(sha256=sha256, bytes=len(item.data), mime=item.mime))
                 artifact = Artifact(bulletin_id=job.bulletin_id, revision=job.revision, job_id=job.id,
                                     position=position, renderer=job.renderer, kind=item.kind, sha256=sha256,
-                                    bytes=len(item.data), mime=item.mime, meta=dict(item.meta))
+                                    bytes=len(item.data), mime=item.mime, meta={**item.meta, **item.declared()})
                 session.add(artifact)
                 session.flush()
                 views.append(artifact_view(artifact))

@@ -13,6 +13,10 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 CHANNELS = ("speaker", "display", "web")
 ARTIFACT_KINDS = ("audio", "slide", "feed")
+#: Circular 39/2020/TT-BTTTT's three levels, lowest first.
+PRIORITIES = ("normal", "priority", "emergency")
+#: Sort key: emergencies first (render jobs, slides, overlaps).
+PRIORITY_RANK = {"emergency": 0, "priority": 1, "normal": 2}
 
 
 @dataclass(frozen=True)
@@ -46,13 +50,32 @@ class BulletinSnapshot:
 
 @dataclass(frozen=True)
 class RenderedMedia:
-    """One file a renderer produced; the pipeline stores it by its sha256 and records an artifact."""
+    """One file a renderer produced; the pipeline stores it by its sha256 and records an artifact.
+
+    The declared fields below are what the core reads (to schedule audio, to pick a board's
+    slides); ``meta`` is the plugin's own and is only shown (on the artifact in the API).
+    """
 
     kind: str
     mime: str
     data: bytes
-    #: Extra fields recorded on the artifact (duration_s, engine, voice, spoken_text, page …).
+    #: The plugin's own fields, shown on the artifact (engine, voice, spoken_text, loudness_lufs …).
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Playing time in seconds: audio without it cannot be scheduled; a slide's time on screen.
+    duration_s: float | None = None
+    #: Made for these communes only (a commune's own voice); empty: for every targeted commune.
+    communes: tuple[str, ...] = ()
+    #: For display boards: "landscape" or "portrait"; None: any board.
+    orientation: str | None = None
+    #: A slide's page number and page count.
+    page: int | None = None
+    pages: int | None = None
+
+    def declared(self) -> dict[str, Any]:
+        """The declared fields that are set, as the artifact records them beside ``meta``."""
+        values = {"duration_s": self.duration_s, "communes": list(self.communes) or None,
+                  "orientation": self.orientation, "page": self.page, "pages": self.pages}
+        return {name: value for name, value in values.items() if value is not None}
 
 
 @runtime_checkable

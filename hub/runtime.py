@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
@@ -14,6 +14,7 @@ from hub.media import MediaStore
 from hub.metrics import Metrics
 from hub.pipeline import Pipeline
 from hub.plugins import make_plugin_manager, notify
+from hub.services import Services
 from hub.store import Store, migrate
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,17 @@ class Hub:
     pipeline: Pipeline
     metrics: Metrics
     manifests: Manifests
+    #: Every operation the hub offers, for every door (API, console, ingest, CLI, demo).
+    services: Services = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.services = Services(self)
+
+    @property
+    def registrations(self) -> Any:
+        """The hook relay whose registration hooks (TTS engines, normalisers …) are collected once
+        per process; what renderers get as ``ctx.hook``."""
+        return self.pipeline.hook
 
     @classmethod
     def open(cls, settings: Settings, pm: pluggy.PluginManager | None = None) -> "Hub":

@@ -9,9 +9,9 @@
 from __future__ import annotations
 
 from hub.errors import Conflict
+from hub.plugin_types import PRIORITIES  # noqa: F401  (one definition; re-exported for the workflow's users)
 
 STATUSES = ("draft", "pending", "approved", "rejected", "withdrawn")
-PRIORITIES = ("normal", "priority", "emergency")
 
 TRANSITIONS: dict[str, dict[str, str]] = {
     "submit": {"draft": "pending"},

@@ -21,7 +21,7 @@ from hub.models import utcnow
 
 from .caching import cached
 from .feeds import EMPTY_UPDATED, new_entry, page_url
-from .published import PublicBulletin, previous_approval, published, published_one
+from hub.publication import PublicBulletin, previous_approval, published, published_one
 from .settings import WebSettings
 from .text import local, xml_safe
 

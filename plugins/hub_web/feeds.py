@@ -19,7 +19,7 @@ from hub.errors import NotFound
 from hub.models import utcnow
 
 from .caching import cached
-from .published import PublicBulletin, commune_name, published
+from hub.publication import PublicBulletin, commune_name, published
 from .settings import WebSettings
 from .text import body_html, duration_text, xml_safe
 

@@ -16,7 +16,7 @@ from hub.models import utcnow
 
 from .caching import SECURITY_HEADERS, cached
 from .feeds import PRIORITY_LABELS, page_url
-from .published import PublicBulletin, published_one
+from hub.publication import PublicBulletin, published_one
 from .settings import WebSettings
 from .text import local_text, paragraphs, xml_safe
 

@@ -1,0 +1,45 @@
+"""What a plugin may use from the core, beside ``hub.hookimpl`` and the types in ``hub.plugin_types``.
+
+Plugins import from here and nowhere else in ``hub`` (a test walks ``plugins/`` to keep it so), in
+the spirit of Datasette's and llm's plugin layers: a small surface the core promises to keep, so
+the core's internals (its tables, its routers, its pipeline) can change without breaking plugins.
+docs/plugins.md, "What a plugin may import", lists these names.
+
+- **Services**: ``Hub.services`` (:class:`hub.services.Services`) is every operation the hub
+  offers — bulletins, playlists, the directory, devices, monitoring, media, import sources — each
+  running in its own transaction with its after-effects; see docs/architecture.md.
+- **Routes**: the dependency aliases a plugin's FastAPI routes declare (``HubDep``,
+  ``CurrentUser``, ``CurrentDevice``, ``ReadSession``), and :func:`bearer_token`.
+- **Who is asking**: :class:`Principal`, role names, :func:`authenticate` for pages that take a
+  token from a query string.
+- **Errors** to raise: each maps to its HTTP status in one place (hub/api/errors.py).
+- **Small rules**: the local time zone and clock, :data:`NoNul` for text fields, conditional GET.
+- **What the public may see**: :mod:`hub.publication` (feeds, public pages, CAP out).
+"""
+
+from __future__ import annotations
+
+from hub import __version__, publication
+from hub.api.deps import CurrentDevice, CurrentPrincipal, CurrentUser, HubDep, bearer_token
+from hub.api.deps import ReadDB as ReadSession
+from hub.auth import EDITORS, ROLES, Principal, authenticate
+from hub.clock import LOCAL_TZ, local, local_today, utcnow
+from hub.errors import Conflict, Forbidden, HubError, Invalid, NotFound, TooLarge, Unauthenticated
+from hub.runtime import Hub
+from hub.services import Services, Transaction
+from hub.validation import NoNul, has_nul, refuse_nul, well_formed_id
+
+__all__ = [
+    "EDITORS", "LOCAL_TZ", "ROLES", "Conflict", "CurrentDevice", "CurrentPrincipal", "CurrentUser", "Forbidden", "Hub",
+    "HubError", "Invalid", "NoNul", "NotFound", "Principal", "ReadSession", "Services", "TooLarge", "Transaction",
+    "Unauthenticated", "__version__", "authenticate", "bearer_token", "has_nul", "local", "local_today",
+    "plugin_hooks", "publication", "refuse_nul", "utcnow", "well_formed_id",
+]
+
+
+def plugin_hooks(settings):
+    """A hook relay for a command that needs registrations (voices, normalisers) without opening
+    a hub: a fresh plugin manager whose registration hooks are collected once."""
+    from hub.plugins import RegistrationCache, make_plugin_manager
+
+    return RegistrationCache(make_plugin_manager(settings).hook)

@@ -1,0 +1,106 @@
+"""Bulletins: create, edit and move through the workflow, with every after-effect, for every door.
+
+Approval is written once, here: the workflow step (hub/bulletins.py), the render jobs of the
+approved revision, and after the commit the workers woken and ``hub_on_bulletin_approved`` fired.
+The API, the console, CAP ingest, RSS import and the demo all approve through :meth:`approve`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub import bulletins as domain
+from hub.auth import Principal
+from hub.models import Bulletin
+from hub.pipeline import artifact_view, artifacts_of, enqueue
+from hub.services import Service, Transaction
+
+Content = domain.Content
+
+
+class BulletinService(Service):
+    # --- reading ----------------------------------------------------------------------------------
+
+    def get(self, principal: Principal, bulletin_id: str) -> dict[str, Any]:
+        with self.reading() as session:
+            return domain.view(session, domain.visible(session, principal, bulletin_id))
+
+    def artifacts(self, principal: Principal, bulletin_id: str) -> list[dict[str, Any]]:
+        with self.reading() as session:
+            bulletin = domain.visible(session, principal, bulletin_id)
+            return [artifact_view(a) for a in artifacts_of(session, bulletin)]
+
+    def listing(self, principal: Principal, *, status: str | None = None, commune: str | None = None,
+                priority: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """One page of the bulletins this principal may see, newest first, and the total count."""
+        with self.reading() as session:
+            rows, total = domain.listing(session, principal, status=status, commune=commune, priority=priority,
+                                         limit=limit, offset=offset)
+            return [domain.view(session, b, with_artifacts=False) for b in rows], total
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    def create(self, principal: Principal, content: Content, *, source: str = "api", source_ref: str | None = None,
+               tx: Transaction | None = None) -> tuple[dict[str, Any], bool]:
+        """A new draft (created=True), or the existing bulletin for this source and source_ref."""
+        with self.transaction(tx) as t:
+            bulletin, created = domain.create(t.session, principal, content, source=source, source_ref=source_ref)
+            t.session.flush()
+            return domain.view(t.session, bulletin), created
+
+    def edit(self, principal: Principal, bulletin_id: str, changes: dict[str, Any], *,
+             tx: Transaction | None = None) -> dict[str, Any]:
+        """A new revision, back in draft (or nothing, if the changes change nothing)."""
+        with self.transaction(tx) as t:
+            bulletin = domain.edit(t.session, principal, bulletin_id, changes)
+            t.session.flush()
+            return domain.view(t.session, bulletin)
+
+    def submit(self, principal: Principal, bulletin_id: str, *, tx: Transaction | None = None) -> dict[str, Any]:
+        return self._transition(principal, bulletin_id, "submit", tx=tx)
+
+    def approve(self, principal: Principal, bulletin_id: str, *, reason: str | None = None,
+                expected_hash: str | None = None, tx: Transaction | None = None) -> dict[str, Any]:
+        """Approve the current revision (four eyes), queue its render and, after the commit, wake
+        the workers and fire ``hub_on_bulletin_approved``."""
+        return self._transition(principal, bulletin_id, "approve", reason=reason, expected_hash=expected_hash, tx=tx)
+
+    def reject(self, principal: Principal, bulletin_id: str, *, reason: str | None = None,
+               expected_hash: str | None = None, tx: Transaction | None = None) -> dict[str, Any]:
+        return self._transition(principal, bulletin_id, "reject", reason=reason, expected_hash=expected_hash, tx=tx)
+
+    def withdraw(self, principal: Principal, bulletin_id: str, *, reason: str | None = None,
+                 expected_hash: str | None = None, tx: Transaction | None = None) -> dict[str, Any]:
+        return self._transition(principal, bulletin_id, "withdraw", reason=reason, expected_hash=expected_hash,
+                                tx=tx)
+
+    def act(self, principal: Principal, bulletin_id: str, action: str, **kwargs: Any) -> dict[str, Any]:
+        """One of submit, approve, reject, withdraw by name (the console's workflow buttons)."""
+        operations = {"submit": self.submit, "approve": self.approve, "reject": self.reject,
+                      "withdraw": self.withdraw}
+        if action not in operations:
+            from hub.errors import Invalid
+
+            raise Invalid(f"action must be one of {', '.join(operations)}")
+        if action == "submit":
+            kwargs = {k: v for k, v in kwargs.items() if k == "tx"}
+        return operations[action](principal, bulletin_id, **kwargs)
+
+    def _transition(self, principal: Principal, bulletin_id: str, action: str, *, reason: str | None = None,
+                    expected_hash: str | None = None, tx: Transaction | None = None) -> dict[str, Any]:
+        hub = self.hub
+        with self.transaction(tx) as t:
+            bulletin = domain.transition(
+                t.session, principal, bulletin_id, action, reason=reason, expected_hash=expected_hash,
+                allow_self_approval=hub.settings.allow_self_approval)
+            if action == "approve":
+                self._on_approved(t, bulletin)
+            t.session.flush()
+            return domain.view(t.session, bulletin)
+
+    def _on_approved(self, t: Transaction, bulletin: Bulletin) -> None:
+        hub = self.hub
+        approved = domain.snapshot(t.session, bulletin)
+        enqueue(t.session, bulletin, hub.pipeline.renderers, list(approved.channels), approved.priority)
+        t.after_commit(hub.pipeline.wake)
+        t.after_commit(lambda: hub.notify("hub_on_bulletin_approved", bulletin=approved))

@@ -1,0 +1,9 @@
+"""directory."""
+
+from __future__ import annotations
+
+from hub.services import Service
+
+
+class DirectoryService(Service):
+    pass
