@@ -50,44 +50,33 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_communes_add(args: argparse.Namespace, settings: Settings) -> int:
-    from hub import accounts
+# Whoever may run these commands owns the machine: they act with no principal (the audit log
+# records no actor) and are bound by the domain's rules, not by a role.
 
+
+def cmd_communes_add(args: argparse.Namespace, settings: Settings) -> int:
     hub = _open_hub(settings)
-    with hub.store.session() as session:
-        _print(accounts.add_commune(session, args.code, args.name, voice=args.voice))
+    _print(hub.services.directory.add_commune(None, args.code, args.name, voice=args.voice))
     return 0
 
 
 def cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
-    from hub import accounts
-
     hub = _open_hub(settings)
-    with hub.store.session() as session:
-        _print(accounts.add_user(session, args.name, args.role, args.commune))
+    _print(hub.services.directory.add_user(None, args.name, args.role, args.commune))
     return 0
 
 
 def cmd_devices_add(args: argparse.Namespace, settings: Settings) -> int:
-    from hub import accounts
-
     hub = _open_hub(settings)
-    with hub.store.session() as session:
-        _print(accounts.add_device(session, args.name, args.commune, args.kind))
+    _print(hub.services.directory.register_device(None, args.name, args.commune, args.kind))
     return 0
 
 
 def cmd_playlists_sync(args: argparse.Namespace, settings: Settings) -> int:
     from pathlib import Path
 
-    from hub import playlists
-    from hub.auth import Principal
-
     hub = _open_hub(settings)
-    # The files are the operator's authority here: whoever may run this command owns the machine.
-    system = Principal("system", "hub playlists sync", "admin")
-    with hub.store.session() as session:
-        report = playlists.sync(session, system, Path(args.directory))
+    report = hub.services.playlists.sync(Path(args.directory))
     _print(report.as_dict())
     for error in report.errors:
         print(error, file=sys.stderr)

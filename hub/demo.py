@@ -7,12 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from hub import accounts
-from hub import bulletins as service
 from hub.auth import Principal
+from hub.clock import utcnow
 from hub.config import Settings
-from hub.models import User, utcnow
-from hub.pipeline import enqueue
+from hub.models import User
 from hub.runtime import Hub
 
 COMMUNES = [
@@ -87,50 +85,46 @@ def run_demo(settings: Settings, *, fresh: bool = False) -> int:
 
 
 def _fill(hub: Hub) -> dict:
+    """Everything through the services, as any other door would: approval fires its hooks too."""
     now = utcnow()
-    with hub.store.session() as session:
-        for code, name, voice in COMMUNES:
-            accounts.add_commune(session, code, name, voice=voice)
-        users = {
-            "admin": accounts.add_user(session, "quantri", "admin"),
-            "editor": accounts.add_user(session, "bientap", "editor"),
-            "approver": accounts.add_user(session, "pheduyet", "editor"),
-            "monitor": accounts.add_user(session, "giamsat", "monitor"),
-            "operator": accounts.add_user(session, "vanhanh-lvt", "operator", "LSN-LVT"),
-        }
-        devices = {
-            "speaker": accounts.add_device(session, "Cụm loa khối 3", "LSN-LVT", "speaker"),
-            "speaker_cl": accounts.add_device(session, "Cụm loa thôn Nà Cạn", "LSN-CL", "speaker"),
-            "display": accounts.add_device(session, "Bảng tin UBND phường", "LSN-LVT", "display"),
-        }
-        author = Principal(users["editor"]["id"], "bientap", "editor")
-        approver = Principal(users["approver"]["id"], "pheduyet", "editor")
-        renderers = hub.pipeline.renderers
-        ids = []
+    directory = hub.services.directory
+    for code, name, voice in COMMUNES:
+        directory.add_commune(None, code, name, voice=voice)
+    users = {
+        "admin": directory.add_user(None, "quantri", "admin"),
+        "editor": directory.add_user(None, "bientap", "editor"),
+        "approver": directory.add_user(None, "pheduyet", "editor"),
+        "monitor": directory.add_user(None, "giamsat", "monitor"),
+        "operator": directory.add_user(None, "vanhanh-lvt", "operator", "LSN-LVT"),
+    }
+    devices = {
+        "speaker": directory.register_device(None, "Cụm loa khối 3", "LSN-LVT", "speaker"),
+        "speaker_cl": directory.register_device(None, "Cụm loa thôn Nà Cạn", "LSN-CL", "speaker"),
+        "display": directory.register_device(None, "Bảng tin UBND phường", "LSN-LVT", "display"),
+    }
+    author = Principal(users["editor"]["id"], "bientap", "editor")
+    approver = Principal(users["approver"]["id"], "pheduyet", "editor")
+    bulletins = hub.services.bulletins
+    ids = []
+    with hub.services.transaction() as tx:
         for spec in BULLETINS:
-            content = service.Content(title=spec["title"], body=spec["body"], priority=spec["priority"],
-                                      channels=["speaker", "display", "web"], targets=spec["targets"],
-                                      valid_from=now - timedelta(hours=1), valid_until=now + timedelta(days=30))
-            bulletin, _ = service.create(session, author, content, source="demo", source_ref=spec["ref"])
-            session.flush()
-            service.transition(session, author, bulletin.id, "submit")
-            service.transition(session, approver, bulletin.id, "approve")
-            enqueue(session, bulletin, renderers, content.channels, content.priority)
-            ids.append(bulletin.id)
-        session.flush()
+            content = bulletins.Content(title=spec["title"], body=spec["body"], priority=spec["priority"],
+                                        channels=["speaker", "display", "web"], targets=spec["targets"],
+                                        valid_from=now - timedelta(hours=1), valid_until=now + timedelta(days=30))
+            bulletin, _ = bulletins.create(author, content, source="demo", source_ref=spec["ref"], tx=tx)
+            bulletins.submit(author, bulletin["id"], tx=tx)
+            bulletins.approve(approver, bulletin["id"], tx=tx)
+            ids.append(bulletin["id"])
     return {"users": users, "devices": devices, "bulletins": ids}
 
 
 def _sync_example_playlists(hub: Hub) -> None:
     from pathlib import Path
 
-    from hub import playlists
-
     folder = Path("playlists")
     if not folder.is_dir():
         return
-    with hub.store.session() as session:
-        report = playlists.sync(session, Principal("system", "hub demo", "admin"), folder)
+    report = hub.services.playlists.sync(folder)
     print(f"Playlists from {folder}/: {len(report.created)} created; {len(report.errors)} with errors.")
     for error in report.errors:
         print(f"  {error}")

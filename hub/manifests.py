@@ -335,21 +335,6 @@ class Manifests:
         ))
         return Entry(generation, window_start, f'"{digest[:32]}"', raw, state.stale_at)
 
-    # --- counts for monitoring ---------------------------------------------------------------------
-
-    def scheduled_counts(self, session: Session, communes: list[str], first: date, last: date) -> dict[tuple[str, date], int]:
-        """Plays the schedule holds per commune and local day, resolved from the current state."""
-        counts: dict[tuple[str, date], int] = {}
-        start = datetime.combine(first, time(0), TZ).astimezone(timezone.utc)
-        span = datetime.combine(last + timedelta(days=1), time(0), TZ).astimezone(timezone.utc) - start
-        for commune in communes:
-            playlists, bulletins, _ = load_inputs(session, commune, start)
-            for play in scheduler.resolve(playlists, bulletins, commune, start, span):
-                day = play.starts_at.astimezone(TZ).date()
-                if first <= day <= last:
-                    counts[(commune, day)] = counts.get((commune, day), 0) + 1
-        return counts
-
     # --- events ------------------------------------------------------------------------------------
 
     async def subscribe(self, device: Principal) -> asyncio.Queue:
@@ -431,6 +416,20 @@ class Manifests:
     def start(self) -> None:
         """Start the counter refresher on the running event loop (the server's lifespan calls this)."""
         self._refresher = asyncio.get_running_loop().create_task(self.keep_generation_fresh())
+
+
+def scheduled_counts(session: Session, communes: list[str], first: date, last: date) -> dict[tuple[str, date], int]:
+    """Plays the schedule holds per commune and local day, resolved from the current state."""
+    counts: dict[tuple[str, date], int] = {}
+    start = datetime.combine(first, time(0), TZ).astimezone(timezone.utc)
+    span = datetime.combine(last + timedelta(days=1), time(0), TZ).astimezone(timezone.utc) - start
+    for commune in communes:
+        playlists, bulletins, _ = load_inputs(session, commune, start)
+        for play in scheduler.resolve(playlists, bulletins, commune, start, span):
+            day = play.starts_at.astimezone(TZ).date()
+            if first <= day <= last:
+                counts[(commune, day)] = counts.get((commune, day), 0) + 1
+    return counts
 
 
 def conflicts_for_commune(session: Session, commune: str, now: datetime, window: timedelta) -> list[str]:

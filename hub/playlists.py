@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from hub.auth import Principal
 from hub.errors import Conflict, Invalid, NotFound
 from hub.models import Bulletin, BulletinTarget, Commune, MediaObject, Playlist
+from hub.validation import NoNul, well_formed_id
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -77,8 +78,8 @@ class ItemIn(BaseModel):
 class PlaylistIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200, pattern=r"^[^\x00]*$")
-    commune: str = Field(min_length=1, max_length=32, pattern=r"^[^\x00]*$")
+    name: NoNul = Field(min_length=1, max_length=200)
+    commune: NoNul = Field(min_length=1, max_length=32)
     items: list[ItemIn] = Field(min_length=1, max_length=200)
     schedule: ScheduleIn
     enabled: bool = True
@@ -147,7 +148,7 @@ def create(session: Session, principal: Principal, data: PlaylistIn, *, origin: 
 
 
 def visible(session: Session, principal: Principal, playlist_id: str) -> Playlist:
-    playlist = session.get(Playlist, playlist_id) if "\x00" not in playlist_id else None
+    playlist = session.get(Playlist, playlist_id) if well_formed_id(playlist_id) else None
     if playlist is None or principal.is_device or not principal.sees_commune(playlist.commune):
         raise NotFound("playlist not found")
     return playlist

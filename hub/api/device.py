@@ -13,12 +13,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import select
-
 from hub.api.deps import CurrentDevice, HubDep, bearer_token
 from hub.auth import DEVICE_PREFIX
-from hub import changes
-from hub.models import Bulletin, Device, PlayReport, Revision, utcnow
+from hub.clock import utcnow
+from hub.services.devices import Play
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/device", tags=["device"])
@@ -93,16 +91,7 @@ class Heartbeat(BaseModel):
 
 @router.post("/heartbeat", status_code=204)
 def heartbeat(payload: Heartbeat, device: CurrentDevice, hub: HubDep) -> Response:
-    with hub.store.session() as session:
-        row = session.get(Device, device.id)
-        if (payload.model_extra or {}).get("orientation") != (row.heartbeat or {}).get("orientation"):
-            # A board turned round needs the slides of its new orientation in its manifest.
-            changes.bump(session)
-        row.last_seen = utcnow()
-        row.status = payload.status
-        if payload.volume is not None:
-            row.volume = payload.volume
-        row.heartbeat = payload.model_dump(mode="json")
+    hub.services.devices.heartbeat(device, payload.status, payload.volume, payload.model_dump(mode="json"))
     return Response(status_code=204)
 
 
@@ -140,25 +129,7 @@ class Plays(BaseModel):
 @router.post("/plays")
 def plays(payload: Plays, device: CurrentDevice, hub: HubDep) -> dict[str, int]:
     """Batched proof of play; a report_id this device sent before is counted once."""
-    with hub.store.session() as session:
-        ids = [p.report_id for p in payload.plays]
-        seen = set(session.scalars(select(PlayReport.report_id).where(
-            PlayReport.device_id == device.id, PlayReport.report_id.in_(ids))))
-        bulletin_ids = {p.bulletin_id for p in payload.plays if p.bulletin_id}
-        priorities = dict(session.execute(
-            select(Bulletin.id, Revision.priority).join(Revision, (Revision.bulletin_id == Bulletin.id) & (
-                Revision.revision == Bulletin.revision)).where(Bulletin.id.in_(bulletin_ids))).all())
-        accepted = 0
-        for play in payload.plays:
-            if play.report_id in seen:
-                continue
-            seen.add(play.report_id)
-            session.add(PlayReport(
-                device_id=device.id, report_id=play.report_id, commune=device.commune, item_id=play.item_id,
-                bulletin_id=play.bulletin_id, priority=priorities.get(play.bulletin_id),
-                started_at=play.started_at, ended_at=play.ended_at, result=play.result))
-            accepted += 1
-    return {"accepted": accepted, "duplicates": len(payload.plays) - accepted}
+    return hub.services.devices.record_plays(device, [Play(**p.model_dump()) for p in payload.plays])
 
 
 def _iso_now() -> str:

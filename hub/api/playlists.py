@@ -2,52 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from hub import playlists as service
-from hub.api.deps import CurrentUser, HubDep, ReadDB
-from hub.manifests import conflicts_for_commune
-from hub.models import utcnow
+from hub.api.deps import CurrentUser, HubDep
 from hub.playlists import PlaylistIn
+from hub.validation import NoNul
 
 router = APIRouter(prefix="/api/v1/playlists", tags=["playlists"])
 
 
-def _warnings(session, commune: str) -> list[str]:
-    return conflicts_for_commune(session, commune, utcnow(), timedelta(days=7))
-
-
 @router.post("", status_code=201)
 def create_playlist(payload: PlaylistIn, user: CurrentUser, hub: HubDep) -> dict[str, Any]:
-    with hub.store.session() as session:
-        playlist = service.create(session, user, payload)
-        return service.playlist_view(playlist, _warnings(session, playlist.commune))
+    return hub.services.playlists.create(user, payload)
 
 
 @router.get("")
-def list_playlists(session: ReadDB, user: CurrentUser,
-                   commune: Annotated[str | None, Query(max_length=32)] = None) -> list[dict[str, Any]]:
-    return [service.playlist_view(p) for p in service.listing(session, user, commune)]
+def list_playlists(user: CurrentUser, hub: HubDep,
+                   commune: Annotated[NoNul | None, Query(max_length=32)] = None) -> list[dict[str, Any]]:
+    return hub.services.playlists.listing(user, commune)
 
 
 @router.get("/{playlist_id}")
-def get_playlist(playlist_id: str, session: ReadDB, user: CurrentUser) -> dict[str, Any]:
-    playlist = service.visible(session, user, playlist_id)
-    return service.playlist_view(playlist, _warnings(session, playlist.commune))
+def get_playlist(playlist_id: str, user: CurrentUser, hub: HubDep) -> dict[str, Any]:
+    return hub.services.playlists.get(user, playlist_id)
 
 
 @router.put("/{playlist_id}")
 def replace_playlist(playlist_id: str, payload: PlaylistIn, user: CurrentUser, hub: HubDep) -> dict[str, Any]:
-    with hub.store.session() as session:
-        playlist = service.replace(session, user, playlist_id, payload)
-        return service.playlist_view(playlist, _warnings(session, playlist.commune))
+    return hub.services.playlists.replace(user, playlist_id, payload)
 
 
 @router.delete("/{playlist_id}", status_code=204)
 def delete_playlist(playlist_id: str, user: CurrentUser, hub: HubDep) -> Response:
-    with hub.store.session() as session:
-        service.delete(session, user, playlist_id)
+    hub.services.playlists.delete(user, playlist_id)
     return Response(status_code=204)

@@ -96,8 +96,14 @@ class Service:
     def transaction(self, tx: Transaction | None = None):
         return self.services.transaction(tx)
 
-    def reading(self):
-        return self.services.reading()
+    @contextmanager
+    def reading(self, tx: Transaction | None = None) -> Iterator[Session]:
+        """A read-only session, or the session of ``tx`` when the read belongs to a transaction."""
+        if tx is not None:
+            yield tx.session
+            return
+        with self.services.reading() as session:
+            yield session
 
 
 __all__ = ["Service", "Services", "Transaction"]

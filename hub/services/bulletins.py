@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
 from hub import bulletins as domain
 from hub.auth import Principal
 from hub.models import Bulletin
@@ -19,6 +22,12 @@ Content = domain.Content
 
 
 class BulletinService(Service):
+    #: What importers build bulletins from, and the limits the service enforces on it.
+    Content = domain.Content
+    CONTENT_FIELDS = domain.CONTENT_FIELDS
+    TITLE_MAX = domain.TITLE_MAX
+    BODY_MAX = domain.BODY_MAX
+
     # --- reading ----------------------------------------------------------------------------------
 
     def get(self, principal: Principal, bulletin_id: str) -> dict[str, Any]:
@@ -38,7 +47,39 @@ class BulletinService(Service):
                                          limit=limit, offset=offset)
             return [domain.view(session, b, with_artifacts=False) for b in rows], total
 
+    def find(self, bulletin_id: str, *, tx: Transaction | None = None) -> dict[str, Any] | None:
+        """The bulletin by id, whoever may see it (for importers acting as system principals)."""
+        with self.reading(tx) as session:
+            bulletin = session.get(Bulletin, bulletin_id) if isinstance(bulletin_id, str) else None
+            return domain.view(session, bulletin) if bulletin is not None else None
+
+    def by_source(self, source: str, source_ref: str, *, tx: Transaction | None = None) -> dict[str, Any] | None:
+        """The bulletin imported from ``source`` as ``source_ref``, whoever may see it (for importers)."""
+        with self.reading(tx) as session:
+            bulletin = session.scalar(select(Bulletin).where(Bulletin.source == source,
+                                                             Bulletin.source_ref == source_ref))
+            return domain.view(session, bulletin) if bulletin is not None else None
+
     # --- writing ----------------------------------------------------------------------------------
+
+    def ingest(self, author: Principal, content: Content, *, source: str, source_ref: str,
+               tx: Transaction | None = None) -> tuple[dict[str, Any], bool]:
+        """A bulletin from another system (CAP, a feed): created and submitted, so it waits for an
+        approver; idempotent by ``source`` and ``source_ref`` (created=False when seen before, also
+        when another process imported it a moment ago)."""
+        try:
+            with self.transaction(tx) as t:
+                view, created = self.create(author, content, source=source, source_ref=source_ref, tx=t)
+                if created:
+                    view = self.submit(author, view["id"], tx=t)
+                return view, created
+        except IntegrityError:
+            if tx is not None:
+                raise
+            existing = self.by_source(source, source_ref)
+            if existing is None:
+                raise
+            return existing, False
 
     def create(self, principal: Principal, content: Content, *, source: str = "api", source_ref: str | None = None,
                tx: Transaction | None = None) -> tuple[dict[str, Any], bool]:

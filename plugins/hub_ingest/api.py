@@ -11,9 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from hub.api.deps import HubDep, bearer_token
-from hub.auth import authenticate
-from hub.errors import Forbidden
+from hub.plugin_api import Forbidden, HubDep, bearer_token
 
 from . import cap, cap_ingest
 from .cap_ingest import Caller
@@ -43,8 +41,7 @@ def build_router(settings: IngestSettings) -> APIRouter:
         key = settings.match_key(token)
         if key is not None:
             return Caller(key=key)
-        with hub.store.reader() as session:
-            principal = authenticate(session, token)
+        principal = hub.services.directory.authenticate(token)
         if principal.is_device:
             raise Forbidden("a device token cannot be used here")
         principal.require("admin", "editor")
@@ -66,10 +63,6 @@ def build_router(settings: IngestSettings) -> APIRouter:
 
 def _ingest(hub: Any, settings: IngestSettings, caller: Caller, data: bytes) -> cap_ingest.Outcome:
     alert = cap.parse(data)
-    with hub.store.session() as session:
-        outcome = cap_ingest.apply(session, hub, settings, caller, alert)
+    outcome = cap_ingest.apply(hub, settings, caller, alert)
     log.info("CAP %s %s from %s: %s", alert.msg_type, alert.source_ref, caller.label, outcome.status_code)
-    if outcome.approved is not None:
-        hub.pipeline.wake()
-        hub.notify("hub_on_bulletin_approved", bulletin=outcome.approved)
     return outcome

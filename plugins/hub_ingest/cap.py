@@ -1,7 +1,7 @@
 """CAP 1.2 alerts: parsed safely, checked, and read as a bulletin would need them.
 
 Pure functions with no store access, so they can be tested and reused (a CAP file import, a
-pull from an upstream feed) without the web layer. Every problem is a ``hub.errors.Invalid``
+pull from an upstream feed) without the web layer. Every problem is a ``Invalid`` (hub.plugin_api)
 (422) that says what is wrong.
 """
 
@@ -11,13 +11,11 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from xml.etree.ElementTree import Element, ParseError
-from zoneinfo import ZoneInfo
 
 import defusedxml
 import defusedxml.ElementTree as SafeET
 
-from hub.config import LOCAL_TZ
-from hub.errors import Invalid
+from hub.plugin_api import LOCAL_TZ, Invalid
 
 CAP_12 = "urn:oasis:names:tc:emergency:cap:1.2"
 #: CAP 1.1 has the same shape for every element read here; upstream systems still send it.
@@ -257,7 +255,7 @@ def _datetime(text: str, where: str, problems: list[str]) -> datetime | None:
         return None
     if value.tzinfo is None:
         # CAP requires an offset; a sender that leaves it out means local time (DESIGN rule 7).
-        value = value.replace(tzinfo=ZoneInfo(LOCAL_TZ))
+        value = value.replace(tzinfo=LOCAL_TZ)
     if not YEARS[0] <= value.year <= YEARS[1]:
         problems.append(f"{where}: the year must be between {YEARS[0]} and {YEARS[1]}")
         return None

@@ -10,22 +10,12 @@ and Cancels idempotent and maps later references back to their bulletin.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from hub import bulletins as service
-from hub.auth import Principal
-from hub.errors import Forbidden, Invalid
-from hub.models import AuditEvent, Bulletin, Commune
-from hub.pipeline import enqueue
-from hub.plugin_types import BulletinSnapshot
+from hub.plugin_api import Forbidden, Hub, Invalid, Principal, Transaction
 
 from . import cap
-from .principals import system_principal
 from .settings import IngestKey, IngestSettings
 from .text import fit, fit_title, tidy
 
@@ -48,7 +38,7 @@ class Caller:
 
 @dataclass
 class Plan:
-    content: service.Content
+    content: Any
     priority_reason: str
     unmapped: list[dict[str, Any]]
     truncated: bool
@@ -58,16 +48,10 @@ class Plan:
 class Outcome:
     status_code: int
     body: dict[str, Any]
-    #: Set when a revision was approved here: the caller wakes the pipeline and notifies after commit.
-    approved: BulletinSnapshot | None = None
     notes: list[str] = field(default_factory=list)
 
 
-def ledger_id(source_ref: str) -> str:
-    return hashlib.sha256(source_ref.encode()).hexdigest()
-
-
-def plan(session: Session, settings: IngestSettings, alert: cap.Alert) -> Plan:
+def plan(hub: Hub, settings: IngestSettings, alert: cap.Alert, tx: Transaction | None = None) -> Plan:
     """The bulletin content an Alert or Update asks for; Invalid if it reaches no known commune."""
     info = alert.info
     assert info is not None  # parse() guarantees an info block for Alert and Update
@@ -85,7 +69,7 @@ def plan(session: Session, settings: IngestSettings, alert: cap.Alert) -> Plan:
                 unmapped.append({"area": area.desc, "valueName": geocode.value_name, "value": geocode.value,
                                  "reason": "geocode valueName is not one of HUB_INGEST_GEOCODE_NAMES"})
     codes = {geocode.value for _area, geocode in candidates}
-    known = set(session.scalars(select(Commune.code).where(Commune.code.in_(codes)))) if codes else set()
+    known = hub.services.directory.known_communes(codes, tx=tx)
     targets: list[str] = []
     for area, geocode in candidates:
         if geocode.value in known:
@@ -99,10 +83,10 @@ def plan(session: Session, settings: IngestSettings, alert: cap.Alert) -> Plan:
         raise Invalid(f"no area of the alert maps to a commune this hub knows: {listed}")
 
     priority, reason = cap.priority_for(info.severity, info.urgency)
-    title = fit_title(tidy(info.headline or info.event).replace("\n", " "), service.TITLE_MAX)
+    title = fit_title(tidy(info.headline or info.event).replace("\n", " "), hub.services.bulletins.TITLE_MAX)
     body = "\n\n".join(tidy(part) for part in (info.description, info.instruction) if part) or title
-    body, truncated = fit(body, service.BODY_MAX)
-    content = service.Content(
+    body, truncated = fit(body, hub.services.bulletins.BODY_MAX)
+    content = hub.services.bulletins.Content(
         title=title, body=body, priority=priority, channels=list(CHANNELS), targets=targets,
         # effective, not onset: a warning must air before the event it warns of begins.
         valid_from=info.effective, valid_until=info.expires,
@@ -110,8 +94,8 @@ def plan(session: Session, settings: IngestSettings, alert: cap.Alert) -> Plan:
     return Plan(content, reason, unmapped, truncated)
 
 
-def apply(session: Session, hub: Any, settings: IngestSettings, caller: Caller, alert: cap.Alert) -> Outcome:
-    """Apply one checked alert; leaves committing to the caller."""
+def apply(hub: Hub, settings: IngestSettings, caller: Caller, alert: cap.Alert) -> Outcome:
+    """Apply one checked alert in one transaction (approval's after-effects run after its commit)."""
     if alert.msg_type in ("Alert", "Update") and alert.scope in ("Restricted", "Private"):
         raise Invalid(f"scope {alert.scope}: only Public alerts may be broadcast")
     cap_view = {"identifier": alert.identifier, "sender": alert.sender, "sent": alert.sent,
@@ -124,87 +108,81 @@ def apply(session: Session, hub: Any, settings: IngestSettings, caller: Caller, 
                                 "note": f"status {alert.status}: checked, nothing created; only Actual alerts "
                                         "become bulletins"}
         if alert.msg_type in ("Alert", "Update"):
-            trial = plan(session, settings, alert)
-            body.update(would_create=_content_view(trial.content), priority_reason=trial.priority_reason,
+            trial = plan(hub, settings, alert)
+            body.update(would_create=_content_view(hub, trial.content), priority_reason=trial.priority_reason,
                         unmapped=trial.unmapped, truncated=trial.truncated)
         return Outcome(202, body)
     if alert.msg_type in ("Ack", "Error"):
         return Outcome(202, {"created": False, "cap": cap_view,
                              "note": f"msgType {alert.msg_type} carries nothing to broadcast; nothing changed"})
 
-    seen = _ledger(session, alert.source_ref)
-    if seen is not None:
-        bulletin = session.get(Bulletin, seen.detail["bulletin_id"])
-        if bulletin is not None:
-            return Outcome(200, _view(session, bulletin, cap_view, seen.detail, note="already processed"))
+    bulletins = hub.services.bulletins
+    with hub.services.transaction() as tx:
+        seen = hub.services.sources.ledger_entry(LEDGER, alert.source_ref, tx=tx)
+        if seen is not None:
+            bulletin = bulletins.find(seen["bulletin_id"], tx=tx)
+            if bulletin is not None:
+                return Outcome(200, _view(bulletin, cap_view, seen, note="already processed"))
 
-    actor = caller.user or system_principal(session, f"cap:{caller.key.name}")
-    target = _referenced(session, alert) if alert.msg_type in ("Update", "Cancel") else None
-    notes: list[str] = []
-    if alert.msg_type == "Cancel":
-        if target is None:
-            refs = " ".join(f"{r.sender},{r.identifier},{r.sent}" for r in alert.references)
-            raise Invalid(f"the Cancel references no alert this hub holds: {refs}")
-        _may_change(caller, actor, target)
-        if target.status != "withdrawn":
-            service.transition(session, actor, target.id, "withdraw",
-                               reason=f"CAP Cancel {alert.source_ref} ({caller.label})")
-        return _finish(session, alert, actor, target, 200, cap_view, None, notes, None)
+        actor = caller.user or hub.services.sources.system_principal(f"cap:{caller.key.name}", tx=tx)
+        target = _referenced(hub, alert, tx) if alert.msg_type in ("Update", "Cancel") else None
+        notes: list[str] = []
+        if alert.msg_type == "Cancel":
+            if target is None:
+                refs = " ".join(f"{r.sender},{r.identifier},{r.sent}" for r in alert.references)
+                raise Invalid(f"the Cancel references no alert this hub holds: {refs}")
+            _may_change(caller, actor, target)
+            if target["status"] != "withdrawn":
+                target = bulletins.withdraw(actor, target["id"], reason=f"CAP Cancel {alert.source_ref} ({caller.label})",
+                                            tx=tx)
+            return _finish(hub, tx, alert, actor, target, 200, cap_view, None, notes)
 
-    trial = plan(session, settings, alert)
-    if alert.msg_type == "Update" and target is not None:
-        _may_change(caller, actor, target)
-        changes = {name: getattr(trial.content, name)
-                   for name in ("title", "body", "priority", "targets", "valid_from", "valid_until")}
-        bulletin = service.edit(session, actor, target.id, changes)
-        status_code = 200
-    else:
-        if alert.msg_type == "Update":
-            notes.append("the Update references no alert this hub holds; it was taken as a new alert")
-        bulletin, created = service.create(session, actor, trial.content, source=SOURCE, source_ref=alert.source_ref)
-        if not created:
-            return Outcome(200, _view(session, bulletin, cap_view, _plan_detail(trial), note="already processed"))
-        status_code = 201
-    if bulletin.status == "draft":
-        service.transition(session, actor, bulletin.id, "submit")
-    approved = None
-    if bulletin.status == "pending" and settings.is_trusted(caller.key):
-        approved = _auto_approve(session, hub, caller.key, bulletin)
-        notes.append(f"approved on arrival: key {caller.key.name!r} is listed in HUB_INGEST_TRUSTED")
-    return _finish(session, alert, actor, bulletin, status_code, cap_view, trial, notes, approved)
-
-
-def _auto_approve(session: Session, hub: Any, key: IngestKey, bulletin: Bulletin) -> BulletinSnapshot:
-    approver = system_principal(session, f"cap:{key.name}:auto-approve")
-    service.transition(session, approver, bulletin.id, "approve",
-                       reason=f"auto-approved: upstream key {key.name!r} is listed in HUB_INGEST_TRUSTED")
-    snapshot = service.snapshot(session, bulletin)
-    enqueue(session, bulletin, hub.pipeline.renderers, list(snapshot.channels), snapshot.priority)
-    return snapshot
+        trial = plan(hub, settings, alert, tx)
+        if alert.msg_type == "Update" and target is not None:
+            _may_change(caller, actor, target)
+            changes = {name: getattr(trial.content, name)
+                       for name in ("title", "body", "priority", "targets", "valid_from", "valid_until")}
+            bulletin = bulletins.edit(actor, target["id"], changes, tx=tx)
+            if bulletin["status"] == "draft":
+                bulletin = bulletins.submit(actor, bulletin["id"], tx=tx)
+            status_code = 200
+        else:
+            if alert.msg_type == "Update":
+                notes.append("the Update references no alert this hub holds; it was taken as a new alert")
+            bulletin, created = bulletins.ingest(actor, trial.content, source=SOURCE, source_ref=alert.source_ref,
+                                                 tx=tx)
+            if not created:
+                return Outcome(200, _view(bulletin, cap_view, _plan_detail(trial), note="already processed"))
+            status_code = 201
+        if bulletin["status"] == "pending" and settings.is_trusted(caller.key):
+            bulletin = _auto_approve(hub, tx, caller.key, bulletin)
+            notes.append(f"approved on arrival: key {caller.key.name!r} is listed in HUB_INGEST_TRUSTED")
+        return _finish(hub, tx, alert, actor, bulletin, status_code, cap_view, trial, notes)
 
 
-def _may_change(caller: Caller, actor: Principal, target: Bulletin) -> None:
+def _auto_approve(hub: Hub, tx: Transaction, key: IngestKey, bulletin: dict[str, Any]) -> dict[str, Any]:
+    approver = hub.services.sources.system_principal(f"cap:{key.name}:auto-approve", tx=tx)
+    return hub.services.bulletins.approve(
+        approver, bulletin["id"], reason=f"auto-approved: upstream key {key.name!r} is listed in HUB_INGEST_TRUSTED",
+        tx=tx)
+
+
+def _may_change(caller: Caller, actor: Principal, target: dict[str, Any]) -> None:
     # One upstream system must not be able to rewrite or cancel another's alerts by naming them.
-    if caller.key is not None and target.author_id != actor.id:
+    if caller.key is not None and target["author"] != actor.id:
         raise Forbidden(f"key {caller.key.name!r} may update or cancel only the alerts it sent itself")
 
 
-def _referenced(session: Session, alert: cap.Alert) -> Bulletin | None:
+def _referenced(hub: Hub, alert: cap.Alert, tx: Transaction) -> dict[str, Any] | None:
     """The bulletin the newest resolvable reference names (by ledger, else by source_ref)."""
     for reference in reversed(alert.references):
-        seen = _ledger(session, reference.source_ref)
-        if seen is not None and (bulletin := session.get(Bulletin, seen.detail["bulletin_id"])) is not None:
+        seen = hub.services.sources.ledger_entry(LEDGER, reference.source_ref, tx=tx)
+        if seen is not None and (bulletin := hub.services.bulletins.find(seen["bulletin_id"], tx=tx)) is not None:
             return bulletin
-        bulletin = session.scalar(select(Bulletin).where(Bulletin.source == SOURCE,
-                                                         Bulletin.source_ref == reference.source_ref))
+        bulletin = hub.services.bulletins.by_source(SOURCE, reference.source_ref, tx=tx)
         if bulletin is not None:
             return bulletin
     return None
-
-
-def _ledger(session: Session, source_ref: str) -> AuditEvent | None:
-    return session.scalar(select(AuditEvent).where(
-        AuditEvent.object_type == LEDGER, AuditEvent.object_id == ledger_id(source_ref)).limit(1))
 
 
 def _plan_detail(trial: Plan | None) -> dict[str, Any]:
@@ -213,27 +191,22 @@ def _plan_detail(trial: Plan | None) -> dict[str, Any]:
     return {"priority_reason": trial.priority_reason, "unmapped": trial.unmapped, "truncated": trial.truncated}
 
 
-def _finish(session: Session, alert: cap.Alert, actor: Principal, bulletin: Bulletin, status_code: int,
-            cap_view: dict[str, Any], trial: Plan | None, notes: list[str],
-            approved: BulletinSnapshot | None) -> Outcome:
+def _finish(hub: Hub, tx: Transaction, alert: cap.Alert, actor: Principal, bulletin: dict[str, Any],
+            status_code: int, cap_view: dict[str, Any], trial: Plan | None, notes: list[str]) -> Outcome:
     detail = {"sender": alert.sender, "identifier": alert.identifier, "sent": alert.sent.isoformat(),
-              "msgType": alert.msg_type, "bulletin_id": bulletin.id,
+              "msgType": alert.msg_type, "bulletin_id": bulletin["id"],
               "references": [r.source_ref for r in alert.references], **_plan_detail(trial)}
-    session.add(AuditEvent(actor=actor.id, action="ingest", object_type=LEDGER,
-                           object_id=ledger_id(alert.source_ref), detail=detail))
-    session.flush()
-    body = _view(session, bulletin, cap_view, detail, note="; ".join(notes) or None)
-    return Outcome(status_code, body, approved, notes)
+    hub.services.sources.record_ledger(tx, actor, LEDGER, alert.source_ref, detail)
+    body = _view(bulletin, cap_view, detail, note="; ".join(notes) or None)
+    return Outcome(status_code, body, notes)
 
 
-def _view(session: Session, bulletin: Bulletin, cap_view: dict[str, Any], detail: dict[str, Any],
+def _view(bulletin: dict[str, Any], cap_view: dict[str, Any], detail: dict[str, Any],
           note: str | None) -> dict[str, Any]:
-    from hub.api.bulletins import bulletin_view
-
-    return {**bulletin_view(session, bulletin), "cap": cap_view,
+    return {**bulletin, "cap": cap_view,
             "priority_reason": detail.get("priority_reason"), "unmapped": detail.get("unmapped", []),
             "truncated": detail.get("truncated", False), "note": note}
 
 
-def _content_view(content: service.Content) -> dict[str, Any]:
-    return {name: getattr(content, name) for name in service.CONTENT_FIELDS}
+def _content_view(hub: Hub, content: Any) -> dict[str, Any]:
+    return {name: getattr(content, name) for name in hub.services.bulletins.CONTENT_FIELDS}

@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from hub.plugin_api import Hub
+
 from .feeds import add_source, list_sources, poll_once
 from .settings import IngestSettings
 
@@ -14,17 +16,14 @@ def _print(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False, default=str))
 
 
-def _open_hub(settings: Any):
-    from hub.runtime import Hub
-
+def _open_hub(settings: Any) -> Hub:
     return Hub.open(settings)
 
 
 def cmd_sources_add(args: argparse.Namespace, settings: Any) -> int:
     hub = _open_hub(settings)
     try:
-        with hub.store.session() as session:
-            _print(add_source(session, args.url, args.commune))
+        _print(add_source(hub, args.url, args.commune))
     finally:
         hub.close()
     return 0
@@ -33,8 +32,7 @@ def cmd_sources_add(args: argparse.Namespace, settings: Any) -> int:
 def cmd_sources_list(args: argparse.Namespace, settings: Any) -> int:
     hub = _open_hub(settings)
     try:
-        with hub.store.reader() as session:
-            _print(list_sources(session))
+        _print(list_sources(hub))
     finally:
         hub.close()
     return 0

@@ -18,15 +18,9 @@ from urllib.parse import urlsplit
 
 import feedparser
 import httpx
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from hub import bulletins as service
-from hub.errors import Conflict, HubError, Invalid
-from hub.models import Commune, Source, utcnow
+from hub.plugin_api import Hub, HubError, Invalid
 
-from .principals import system_principal
 from .settings import IngestSettings
 from .text import fit, fit_title, html_to_text, one_line, tidy
 
@@ -59,27 +53,13 @@ def check_url(url: str) -> str:
     return url
 
 
-def source_view(source: Source) -> dict[str, Any]:
-    return {"id": source.id, "url": source.url, "commune": source.commune, "active": source.active,
-            "etag": source.etag, "modified": source.modified, "last_polled_at": source.last_polled_at,
-            "last_error": source.last_error, "created_at": source.created_at}
-
-
-def add_source(session: Session, url: str, commune: str | None = None) -> dict[str, Any]:
+def add_source(hub: Hub, url: str, commune: str | None = None) -> dict[str, Any]:
     """Store a feed to poll; its entries will target ``commune``, or every commune when None."""
-    url = check_url(url)
-    if commune is not None and session.get(Commune, commune) is None:
-        raise Invalid(f"unknown commune code: {commune}")
-    if session.scalar(select(Source).where(Source.url == url)) is not None:
-        raise Conflict(f"a source with this URL exists already: {url}")
-    source = Source(url=url, commune=commune)
-    session.add(source)
-    session.flush()
-    return source_view(source)
+    return hub.services.sources.add_feed(check_url(url), commune)
 
 
-def list_sources(session: Session) -> list[dict[str, Any]]:
-    return [source_view(s) for s in session.scalars(select(Source).order_by(Source.created_at, Source.id))]
+def list_sources(hub: Hub) -> list[dict[str, Any]]:
+    return [source.view() for source in hub.services.sources.feeds()]
 
 
 # --- Polling ---------------------------------------------------------------------------------------
@@ -99,10 +79,9 @@ class PollResult:
         return asdict(self)
 
 
-def poll_once(hub: Any, settings: IngestSettings, *, stop: threading.Event | None = None) -> list[PollResult]:
+def poll_once(hub: Hub, settings: IngestSettings, *, stop: threading.Event | None = None) -> list[PollResult]:
     """Poll every active source once, one after the other."""
-    with hub.store.reader() as session:
-        ids = list(session.scalars(select(Source.id).where(Source.active).order_by(Source.created_at, Source.id)))
+    ids = [source.id for source in hub.services.sources.feeds() if source.active]
     results = []
     with http_client(settings) as client:
         for source_id in ids:
@@ -117,10 +96,9 @@ def http_client(settings: IngestSettings) -> httpx.Client:
                         headers={"User-Agent": settings.user_agent, "Accept": ACCEPT})
 
 
-def poll_source(hub: Any, settings: IngestSettings, source_id: str, client: httpx.Client) -> PollResult:
+def poll_source(hub: Hub, settings: IngestSettings, source_id: str, client: httpx.Client) -> PollResult:
     """Fetch one feed and import its new entries; never raises for anything the feed does."""
-    with hub.store.reader() as session:
-        source = session.get(Source, source_id)
+    source = hub.services.sources.feed(source_id)
     if source is None:
         return PollResult(source_id, "", "error", error="source not found")
     result = PollResult(source.id, source.url, "fetched")
@@ -148,13 +126,9 @@ def poll_source(hub: Any, settings: IngestSettings, source_id: str, client: http
     if errors and result.created == 0 and result.seen == 0:
         result.outcome = "error"
     result.error = "; ".join(errors)[:ERROR_MAX] or None
-    with hub.store.session() as session:
-        row = session.get(Source, source.id)
-        if row is not None:
-            row.last_polled_at = utcnow()
-            row.last_error = result.error
-            # Validators are kept only after a clean poll, so entries that failed are fetched and tried again.
-            row.etag, row.modified = (None, None) if errors else (_clip(etag, 500), _clip(modified, 200))
+    # Validators are kept only after a clean poll, so entries that failed are fetched and tried again.
+    etag, modified = (None, None) if errors else (_clip(etag, 500), _clip(modified, 200))
+    hub.services.sources.record_poll(source.id, error=result.error, etag=etag, modified=modified)
     if result.created:
         log.info("feed %s: %d new bulletin(s) pending approval", source.url, result.created)
     return result
@@ -164,7 +138,7 @@ def _clip(value: str | None, size: int) -> str | None:
     return value if value is None or len(value) <= size else None
 
 
-def _fetch(client: httpx.Client, source: Source, limit: int) -> tuple[bytes, str | None, str | None, str] | None:
+def _fetch(client: httpx.Client, source: Any, limit: int) -> tuple[bytes, str | None, str | None, str] | None:
     """The feed's bytes, validators and content type, or None for 304 Not Modified."""
     headers = {}
     if source.etag:
@@ -215,7 +189,7 @@ def _text_of(detail: Any, fallback: str = "") -> str:
     return tidy(value)
 
 
-def entry_content(entry: Any) -> tuple[str, str, str] | None:
+def entry_content(entry: Any, title_max: int) -> tuple[str, str, str] | None:
     """(title, body, source_ref) of a feed entry, as clean text; None when it has neither title nor body."""
     title = one_line(_text_of(entry.get("title_detail"), entry.get("title", "")))
     # The full content when the feed gives it (RSS content:encoded, Atom content), else the summary.
@@ -223,7 +197,7 @@ def entry_content(entry: Any) -> tuple[str, str, str] | None:
     body = max(bodies, key=len) if any(bodies) else _text_of(entry.get("summary_detail"), entry.get("summary", ""))
     if not title and not body:
         return None
-    title = fit_title(title or one_line(body.split("\n", 1)[0]), service.TITLE_MAX)
+    title = fit_title(title or one_line(body.split("\n", 1)[0]), title_max)
     ref = entry.get("id") or entry.get("guid") or entry.get("link") or \
         "sha256:" + hashlib.sha256(f"{title}\n{body}".encode()).hexdigest()
     if len(ref) > SOURCE_REF_MAX:
@@ -231,27 +205,22 @@ def entry_content(entry: Any) -> tuple[str, str, str] | None:
     return title, body or title, ref
 
 
-def _import(hub: Any, source: Source, entry: Any) -> bool:
-    """Create and submit the entry's bulletin; False when it was imported before."""
-    found = entry_content(entry)
+def _import(hub: Hub, source: Any, entry: Any) -> bool:
+    """Create and submit the entry's bulletin (the same ingest CAP uses); False when it was imported
+    before, by this poller or another hub process's."""
+    found = entry_content(entry, hub.services.bulletins.TITLE_MAX)
     if found is None:
         raise FeedError("the entry has neither a title nor text")
     title, body, ref = found
+    bulletins = hub.services.bulletins
     # Over-long texts are cut with a note rather than refused: a feed cannot be asked to shorten.
-    body, _truncated = fit(body, service.BODY_MAX)
-    content = service.Content(title=title, body=body, priority="normal", channels=list(CHANNELS),
-                              targets=[source.commune] if source.commune else ["*"])
-    try:
-        with hub.store.session() as session:
-            author = system_principal(session, source_name(source.id))
-            bulletin, created = service.create(session, author, content, source=source_name(source.id),
-                                               source_ref=ref)
-            if created:
-                service.transition(session, author, bulletin.id, "submit")
-            return created
-    except IntegrityError:
-        # Another poller (another hub process) imported the same entry a moment ago.
-        return False
+    body, _truncated = fit(body, bulletins.BODY_MAX)
+    content = bulletins.Content(title=title, body=body, priority="normal", channels=list(CHANNELS),
+                                targets=[source.commune] if source.commune else ["*"])
+    with hub.services.transaction() as tx:
+        author = hub.services.sources.system_principal(source_name(source.id), tx=tx)
+        _view, created = bulletins.ingest(author, content, source=source_name(source.id), source_ref=ref, tx=tx)
+    return created
 
 
 # --- The background poller -------------------------------------------------------------------------
@@ -260,7 +229,7 @@ def _import(hub: Any, source: Source, entry: Any) -> bool:
 class Poller:
     """A daemon thread that polls every source every ``HUB_INGEST_POLL_S`` seconds."""
 
-    def __init__(self, hub: Any, settings: IngestSettings) -> None:
+    def __init__(self, hub: Hub, settings: IngestSettings) -> None:
         self.hub = hub
         self.settings = settings
         self._stop = threading.Event()
@@ -292,6 +261,6 @@ class Poller:
             self._stop.wait(self.settings.poll_s)
 
 
-def start_poller(hub: Any, settings: IngestSettings | None = None) -> Poller:
+def start_poller(hub: Hub, settings: IngestSettings | None = None) -> Poller:
     """Start polling feeds in the background (nothing when ``HUB_INGEST_POLL_S=0``); stop() it on shutdown."""
     return Poller(hub, settings or IngestSettings()).start()
