@@ -106,7 +106,7 @@ def create_app(settings: Settings | None = None, *, pm=None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub = Hub.open(settings, pm)
         app.state.hub = hub
-        hub.manifests.start()
+        hub.counter.start()
         hub.pipeline.start(settings.workers)
         try:
             yield

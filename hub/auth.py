@@ -69,3 +69,40 @@ def authenticate(session: Session, token: str | None) -> Principal:
         if user is not None:
             return Principal(user.id, user.name, user.role, user.commune)
     raise Unauthenticated("invalid token")
+
+
+class DeviceTokens:
+    """Which device a token belongs to, cached until anything about devices changes.
+
+    Devices poll often; a poll whose token the cache knows for the current schedule generation is
+    authenticated without any I/O (the generation goes up when a device is added, moved,
+    deactivated or given a new token; see hub/changes.py).
+    """
+
+    MAX = 100_000
+
+    def __init__(self, store, counter) -> None:
+        self.store = store
+        self.counter = counter
+        self._devices: dict[str, tuple[int, Principal | None]] = {}
+
+    def cached(self, token: str) -> Principal | None:
+        """The device for a token if the cache knows it for sure now, without any I/O; else None."""
+        generation = self.counter.fresh()
+        cached = self._devices.get(hash_token(token)) if generation is not None else None
+        return cached[1] if cached is not None and cached[0] == generation else None
+
+    def lookup(self, token: str) -> Principal | None:
+        """The active device a token belongs to, or None (reads the store when the cache is unsure)."""
+        digest = hash_token(token)
+        generation = self.counter.value()
+        cached = self._devices.get(digest)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
+        with self.store.reader() as session:
+            device = session.scalar(select(Device).where(Device.token_hash == digest, Device.active))
+            principal = Principal(device.id, device.name, "device", device.commune, device.kind) if device else None
+        if len(self._devices) > self.MAX:
+            self._devices.clear()
+        self._devices[digest] = (generation, principal)
+        return principal

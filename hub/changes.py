@@ -6,11 +6,16 @@ A session listener does the bumping, so no write path can forget it.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+
 from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session
 
 from hub.models import Artifact, Bulletin, Commune, Counter, Device, MediaObject, Playlist
 
+log = logging.getLogger(__name__)
 SCHEDULE = "schedule"
 #: Device columns that change what its manifest says (heartbeats touch others and must stay cheap).
 _DEVICE_FIELDS = ("commune", "kind", "active", "token_hash")
@@ -63,3 +68,69 @@ def bump(session: Session) -> None:
 
 def generation(session: Session) -> int:
     return session.scalar(select(Counter.value).where(Counter.name == SCHEDULE)) or 0
+
+
+class ScheduleCounter:
+    """This process's view of the counter: read in the background, so that a device poll never
+    waits on the store, and told at once of this process's own commits.
+
+    Another process's change shows after at most ``ttl_s``; this process's own at once (the store
+    calls :meth:`invalidate` after such a commit, and listeners — the event fan-out — are woken).
+    """
+
+    def __init__(self, store, ttl_s: float = 0.25) -> None:
+        self.store = store
+        self.ttl_s = ttl_s
+        self._cached: tuple[float, int] | None = None
+        self._listeners: list = []
+        self._refresher = None
+        store.on_schedule_change.append(self.invalidate)
+
+    def listen(self, callback) -> None:
+        """Call ``callback()`` (from any thread) whenever this process commits a change."""
+        self._listeners.append(callback)
+
+    def invalidate(self) -> None:
+        self._cached = None
+        for callback in self._listeners:
+            callback()
+
+    def _read(self) -> int:
+        with self.store.reader() as session:
+            return generation(session)
+
+    def value(self) -> int:
+        """The counter, from the cache while it is fresh, else from the store."""
+        cached = self._cached
+        clock = time.monotonic()
+        if cached is not None and clock - cached[0] < self.ttl_s:
+            return cached[1]
+        value = self._read()
+        self._cached = (clock, value)
+        return value
+
+    def fresh(self) -> int | None:
+        """The counter if the cache is fresh, without any I/O; else None."""
+        cached = self._cached
+        if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
+            return cached[1]
+        return None
+
+    async def keep_fresh(self) -> None:
+        """Read the counter every ``ttl_s / 2`` in a worker thread (a crowd of polls never all ask
+        the store at once when the value ages)."""
+        while True:
+            try:
+                value = await asyncio.to_thread(self._read)
+                self._cached = (time.monotonic(), value)
+            except Exception:
+                log.exception("reading the schedule counter")
+            await asyncio.sleep(self.ttl_s / 2)
+
+    def start(self) -> None:
+        """Start the refresher on the running event loop (the server's lifespan calls this)."""
+        self._refresher = asyncio.get_running_loop().create_task(self.keep_fresh())
+
+    def stop(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()

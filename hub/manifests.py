@@ -11,28 +11,26 @@ plays change or a new bucket starts — never merely because time passed.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
 import threading
-import time as time_module
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hub import changes, scheduler
-from hub.auth import Principal, hash_token
-from hub.config import LOCAL_TZ
-from hub.models import Artifact, Bulletin, BulletinTarget, Device, MediaObject, Playlist, Revision, utcnow
+from hub.auth import Principal
+from hub.clock import LOCAL_TZ as TZ
+from hub.clock import utcnow
+from hub.models import Artifact, Bulletin, BulletinTarget, Device, MediaObject, Playlist, Revision
+from hub.plugin_types import PRIORITY_RANK
 from hub.store import Store
 
 log = logging.getLogger(__name__)
-TZ = ZoneInfo(LOCAL_TZ)
 BUCKET = timedelta(hours=6)
 WINDOW = timedelta(hours=30)
 _SERVER_TIME = b"\x00SERVER_TIME\x00"
@@ -151,8 +149,7 @@ def resolve_commune(session: Session, commune: str, now: datetime, window_start:
     playlists, bulletins, artifacts = load_inputs(session, commune, now)
     plays = scheduler.resolve(playlists, bulletins, commune, window_start, WINDOW)
     slides = []
-    by_priority = {"emergency": 0, "priority": 1, "normal": 2}
-    for spec in sorted(bulletins, key=lambda b: (by_priority[b.priority], -b.approved_at.timestamp(), b.id)):
+    for spec in sorted(bulletins, key=lambda b: (PRIORITY_RANK[b.priority], -b.approved_at.timestamp(), b.id)):
         if spec.valid_from is not None and spec.valid_from > now + WINDOW:
             continue
         for artifact in artifacts.get(spec.id, []):
@@ -205,94 +202,31 @@ class Entry:
 
 
 class Manifests:
-    """Builds and caches manifests; tells subscribed devices (server-sent events) when theirs change."""
+    """Builds and caches each device's manifest, per schedule generation and window."""
 
-    def __init__(self, store: Store, poll_s: float = 0.5, generation_ttl_s: float = 0.25) -> None:
+    def __init__(self, store: Store, counter: changes.ScheduleCounter) -> None:
         self.store = store
-        self.poll_s = poll_s
-        # Another process's change shows after at most this long; this process's own at once.
-        self.generation_ttl_s = generation_ttl_s
-        self._generation: tuple[float, int] | None = None
-        self._devices: dict[str, tuple[int, Principal | None]] = {}
-        store.on_schedule_change.append(self.invalidate)
+        self.counter = counter
         self._entries: dict[str, Entry] = {}
         self._communes: dict[tuple[str, int, datetime], CommuneState] = {}
         self._lock = threading.Lock()
-        self._subscribers: dict[str, set[tuple[asyncio.Queue, Principal]]] = {}
-        self._watcher: asyncio.Task | None = None
-        #: The ETag each subscribed queue was told last.
-        self._told: dict[int, str] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._wakeup: asyncio.Event | None = None
-        self._refresher: asyncio.Task | None = None
-
-    def invalidate(self) -> None:
-        self._generation = None
-        self._wake_watcher()
-
-    async def keep_generation_fresh(self) -> None:
-        """Read the counter every ``generation_ttl_s`` in a worker thread, so that a poll never
-        waits on the store (and a crowd of polls never all ask it at once when the value ages)."""
-        while True:
-            try:
-                value = await asyncio.to_thread(self._read_generation)
-                self._generation = (time_module.monotonic(), value)
-            except Exception:
-                log.exception("reading the schedule counter")
-            await asyncio.sleep(self.generation_ttl_s / 2)
-
-    def _read_generation(self) -> int:
-        with self.store.reader() as session:
-            return changes.generation(session)
-
-    def generation(self) -> int:
-        cached = self._generation
-        clock = time_module.monotonic()
-        if cached is not None and clock - cached[0] < self.generation_ttl_s:
-            return cached[1]
-        value = self._read_generation()
-        self._generation = (clock, value)
-        return value
-
-    def _fresh_generation(self) -> int | None:
-        cached = self._generation
-        if cached is not None and time_module.monotonic() - cached[0] < self.generation_ttl_s:
-            return cached[1]
-        return None
-
-    def cached_device(self, token: str) -> Principal | None:
-        """The device for a token if the cache knows it for sure now, without any I/O; else None."""
-        generation = self._fresh_generation()
-        cached = self._devices.get(hash_token(token)) if generation is not None else None
-        return cached[1] if cached is not None and cached[0] == generation else None
 
     def cached_entry(self, device: Principal) -> Entry | None:
         """The device's manifest if the cache holds a fresh one, without any I/O; else None."""
-        generation = self._fresh_generation()
+        generation = self.counter.fresh()
         entry = self._entries.get(device.id)
         if generation is None or entry is None:
             return None
         now = utcnow()
         return entry if entry.fresh(generation, bucket_start(now), now) else None
 
-    def device_for_token(self, token: str) -> Principal | None:
-        """The device a token belongs to, cached until anything about devices changes."""
-        digest = hash_token(token)
-        generation = self.generation()
-        cached = self._devices.get(digest)
-        if cached is not None and cached[0] == generation:
-            return cached[1]
-        with self.store.reader() as session:
-            device = session.scalar(select(Device).where(Device.token_hash == digest, Device.active))
-            principal = Principal(device.id, device.name, "device", device.commune, device.kind) if device else None
-        if len(self._devices) > 100_000:
-            self._devices.clear()
-        self._devices[digest] = (generation, principal)
-        return principal
+    def is_fresh(self, device_id: str, generation: int, now: datetime) -> bool:
+        entry = self._entries.get(device_id)
+        return entry is not None and entry.fresh(generation, bucket_start(now), now)
 
     def get(self, device: Principal, *, generation: int | None = None, now: datetime | None = None) -> Entry:
         now = now or utcnow()
-        generation = self.generation() if generation is None else generation
+        generation = self.counter.value() if generation is None else generation
         window_start = bucket_start(now)
         entry = self._entries.get(device.id)
         if entry is not None and entry.fresh(generation, window_start, now):
@@ -304,6 +238,12 @@ class Manifests:
             entry = self._build(device, generation, window_start, now)
             self._entries[device.id] = entry
             return entry
+
+    def clear(self) -> None:
+        """Forget every cached manifest and timeline (they are rebuilt on the next ask)."""
+        with self._lock:
+            self._entries.clear()
+            self._communes.clear()
 
     def _commune(self, session: Session, commune: str, generation: int, window_start: datetime,
                  now: datetime) -> CommuneState:
@@ -335,87 +275,6 @@ class Manifests:
         ))
         return Entry(generation, window_start, f'"{digest[:32]}"', raw, state.stale_at)
 
-    # --- events ------------------------------------------------------------------------------------
-
-    async def subscribe(self, device: Principal) -> asyncio.Queue:
-        """A queue that receives this device's manifest entry now and whenever it changes."""
-        queue: asyncio.Queue = asyncio.Queue(maxsize=8)
-        self._subscribers.setdefault(device.id, set()).add((queue, device))
-        if self._watcher is None or self._watcher.done():
-            self._loop = asyncio.get_running_loop()
-            self._wakeup = asyncio.Event()
-            self._watcher = self._loop.create_task(self._watch())
-        entry = await asyncio.to_thread(self.get, device)
-        self._told[id(queue)] = entry.etag
-        queue.put_nowait(entry)
-        return queue
-
-    def unsubscribe(self, device: Principal, queue: asyncio.Queue) -> None:
-        subscribers = self._subscribers.get(device.id, set())
-        subscribers.discard((queue, device))
-        self._told.pop(id(queue), None)
-        if not subscribers:
-            self._subscribers.pop(device.id, None)
-
-    def _wake_watcher(self) -> None:
-        """Called after this process commits a change: the watcher looks at once, not at its next tick."""
-        loop, wakeup = self._loop, self._wakeup
-        if loop is not None and wakeup is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(wakeup.set)
-
-    def _pass(self) -> list[tuple[asyncio.Queue, Entry]]:
-        """Every subscribed device's current ETag where it differs from what its queue was told.
-
-        One thread hand-off for the whole fleet: devices of a commune share one resolved timeline,
-        so a pass over 200 devices costs a few hundred milliseconds at most.
-        """
-        generation = self.generation()
-        now = utcnow()
-        changed = []
-        for subscribers in list(self._subscribers.values()):
-            for queue, device in list(subscribers):
-                entry = self.get(device, generation=generation, now=now)
-                if self._told.get(id(queue)) != entry.etag:
-                    changed.append((queue, entry))
-        return changed
-
-    def _subscribed_stale(self) -> bool:
-        now = utcnow()
-        bucket = bucket_start(now)
-        generation = self.generation()
-        for device_id in list(self._subscribers):
-            entry = self._entries.get(device_id)
-            if entry is None or not entry.fresh(generation, bucket, now):
-                return True
-        return False
-
-    async def _watch(self) -> None:
-        while self._subscribers:
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_s)
-            except asyncio.TimeoutError:
-                pass
-            self._wakeup.clear()
-            try:
-                # Another process's change shows in the counter; time passing shows as staleness.
-                if not await asyncio.to_thread(self._subscribed_stale):
-                    continue
-                for queue, entry in await asyncio.to_thread(self._pass):
-                    self._told[id(queue)] = entry.etag
-                    if queue.full():
-                        queue.get_nowait()
-                    queue.put_nowait(entry)
-            except Exception:
-                log.exception("manifest watcher")
-
-    def stop(self) -> None:
-        for task in (self._watcher, self._refresher):
-            if task is not None:
-                task.cancel()
-
-    def start(self) -> None:
-        """Start the counter refresher on the running event loop (the server's lifespan calls this)."""
-        self._refresher = asyncio.get_running_loop().create_task(self.keep_generation_fresh())
 
 
 def scheduled_counts(session: Session, communes: list[str], first: date, last: date) -> dict[tuple[str, date], int]:

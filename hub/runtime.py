@@ -8,7 +8,10 @@ from typing import Any
 
 import pluggy
 
+from hub.auth import DeviceTokens
+from hub.changes import ScheduleCounter
 from hub.config import Settings
+from hub.events import DeviceEvents
 from hub.manifests import Manifests
 from hub.media import MediaStore
 from hub.metrics import Metrics
@@ -28,7 +31,11 @@ class Hub:
     media: MediaStore
     pipeline: Pipeline
     metrics: Metrics
+    #: The schedule counter as this process sees it; device tokens, manifests and events follow it.
+    counter: ScheduleCounter
+    device_tokens: DeviceTokens
     manifests: Manifests
+    events: DeviceEvents
     #: Every operation the hub offers, for every door (API, console, ingest, CLI, demo).
     services: Services = field(init=False, repr=False)
 
@@ -50,10 +57,14 @@ class Hub:
         store = Store(settings.sqlalchemy_url)
         media = MediaStore(settings.media_dir)
         metrics = Metrics(store, settings.offline_after_s)
-        return cls(settings, pm, store, media, Pipeline(store, media, pm, settings), metrics, Manifests(store))
+        counter = ScheduleCounter(store)
+        manifests = Manifests(store, counter)
+        return cls(settings, pm, store, media, Pipeline(store, media, pm, settings), metrics, counter,
+                   DeviceTokens(store, counter), manifests, DeviceEvents(manifests, counter))
 
     def close(self) -> None:
-        self.manifests.stop()
+        self.events.stop()
+        self.counter.stop()
         self.pipeline.stop()
         self.store.dispose()
 

@@ -65,7 +65,7 @@ async def get_device(request: Request, hub: HubDep) -> Principal:
     fresh, on the event loop when the cache is sure, in a worker thread when it must ask the store."""
     token = bearer_token(request)
     if token and token.startswith(DEVICE_PREFIX):
-        device = hub.manifests.cached_device(token) or await run_in_threadpool(hub.manifests.device_for_token, token)
+        device = hub.device_tokens.cached(token) or await run_in_threadpool(hub.device_tokens.lookup, token)
         if device is None:
             raise Unauthenticated("invalid token")
         return device

@@ -42,7 +42,7 @@ def event_stream(hub, device, request: Request, token: str, *, keepalive_s: floa
     """Server-sent events: ``manifest`` with the new ETag, and the manifest, whenever it changes."""
 
     async def stream() -> AsyncIterator[bytes]:
-        queue = await hub.manifests.subscribe(device)
+        queue = await hub.events.subscribe(device)
         try:
             yield b"retry: 3000\n\n"
             while not await request.is_disconnected():
@@ -51,7 +51,7 @@ def event_stream(hub, device, request: Request, token: str, *, keepalive_s: floa
                 except asyncio.TimeoutError:
                     # Deactivating a device need not change its manifest, so no event would tell
                     # it; end the stream instead, and its reconnection gets the 401.
-                    if await asyncio.to_thread(hub.manifests.device_for_token, token) is None:
+                    if await asyncio.to_thread(hub.device_tokens.lookup, token) is None:
                         return
                     yield b": keep-alive\n\n"
                     continue
@@ -60,7 +60,7 @@ def event_stream(hub, device, request: Request, token: str, *, keepalive_s: floa
                 yield (b'event: manifest\ndata: {"etag":' + json.dumps(entry.etag).encode() + b',"manifest":'
                        + entry.render(utcnow()) + b"}\n\n")
         finally:
-            hub.manifests.unsubscribe(device, queue)
+            hub.events.unsubscribe(device, queue)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})})
@@ -163,7 +163,7 @@ class ManifestFastPath:
         token = token.strip()
         if scheme.lower() != "bearer" or not token.startswith(DEVICE_PREFIX):
             return False
-        device = hub.manifests.cached_device(token)
+        device = hub.device_tokens.cached(token)
         entry = hub.manifests.cached_entry(device) if device is not None else None
         if entry is None:
             return False

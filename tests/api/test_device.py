@@ -85,8 +85,7 @@ def test_a_poll_does_not_resolve_again(desk, monkeypatch):
     calls = []
     real = manifests.resolve_commune
     monkeypatch.setattr(manifests, "resolve_commune", lambda *a, **k: calls.append(1) or real(*a, **k))
-    desk.hub.manifests._entries.clear()
-    desk.hub.manifests._communes.clear()
+    desk.hub.manifests.clear()
     first = manifest(desk.client, speaker)
     for _ in range(5):
         again = manifest(desk.client, speaker)
@@ -201,7 +200,7 @@ def test_a_bulletin_leaves_the_cached_manifest_when_it_expires(desk):
     speaker = desk.people.device("loa-a", "A")
     until = utcnow() + timedelta(minutes=30)
     bid = desk.approved(targets=["A"], priority="emergency", valid_until=until.isoformat())
-    device = desk.hub.manifests.device_for_token(desk.people.tokens["loa-a"])
+    device = desk.hub.device_tokens.lookup(desk.people.tokens["loa-a"])
     now = utcnow()
     before = desk.hub.manifests.get(device, now=now)
     assert bid.encode() in before.body
