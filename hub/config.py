@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-LOCAL_TZ = "Asia/Ho_Chi_Minh"
+Section = TypeVar("Section", bound=BaseSettings)
 
 
 def _split_csv(value: object) -> object:
@@ -27,7 +27,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     #: Render workers run inside ``hub serve``; 0 leaves rendering to ``hub worker``.
     workers: int = Field(default=1, ge=0, le=16)
-    tts_engines: Annotated[list[str], NoDecode] = ["gtts", "espeak"]
+    #: The voice chain, in order of preference (engine names that plugins register); empty: the
+    #: speech plugin's own default order.
+    tts_engines: Annotated[list[str], NoDecode] = []
     allow_self_approval: bool = False
     disabled_plugins: Annotated[list[str], NoDecode] = []
     #: Extra plugin modules to load by import name, beside the installed entry points.
@@ -46,6 +48,16 @@ class Settings(BaseSettings):
     province: str = "Tỉnh Lạng Sơn"
     #: The public address of this hub, used in feeds and QR codes.
     public_url: str = "http://127.0.0.1:8000"
+
+    _sections: dict[type, BaseSettings] = PrivateAttr(default_factory=dict)
+
+    def section(self, model: type[Section]) -> Section:
+        """A plugin's own settings (its class, with its own ``HUB_<PLUGIN>_`` prefix), read from the
+        environment once per hub settings object: ``settings.section(IngestSettings)``."""
+        found = self._sections.get(model)
+        if found is None:
+            found = self._sections[model] = model()
+        return found  # type: ignore[return-value]
 
     @field_validator("tts_engines", "disabled_plugins", "extra_plugins", mode="before")
     @classmethod

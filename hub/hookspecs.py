@@ -14,6 +14,7 @@ import pluggy
 if TYPE_CHECKING:
     from fastapi import APIRouter
 
+    from hub.config import Settings
     from hub.plugin_types import BulletinSnapshot, Renderer, TextNormalizer, TTSEngine
 
 hookspec = pluggy.HookspecMarker("hub")
@@ -23,13 +24,13 @@ hookspec = pluggy.HookspecMarker("hub")
 
 
 @hookspec
-def hub_register_renderers(settings: Any) -> list[Renderer]:
+def hub_register_renderers(settings: Settings) -> list[Renderer]:
     """Return the renderers this plugin provides.
 
     A renderer turns one approved bulletin revision into artifacts for one channel; the pipeline
     runs each renderer whose channel the bulletin uses as a durable job.
 
-    :param settings: the hub's settings.
+    :param settings: the hub's settings; a plugin reads its own section with ``settings.section(MySettings)``.
     :returns: a list of :class:`hub.plugin_types.Renderer`.
 
     Example::
@@ -41,12 +42,12 @@ def hub_register_renderers(settings: Any) -> list[Renderer]:
 
 
 @hookspec
-def hub_register_tts_engines(settings: Any) -> list[TTSEngine]:
+def hub_register_tts_engines(settings: Settings) -> list[TTSEngine]:
     """Return the text-to-speech engines this plugin provides.
 
     ``HUB_TTS_ENGINES`` names which of them the speech chain uses, in order of preference.
 
-    :param settings: the hub's settings.
+    :param settings: the hub's settings; a plugin reads its own section with ``settings.section(MySettings)``.
     :returns: a list of objects following :class:`hub.plugin_types.TTSEngine`.
 
     Example::
@@ -58,13 +59,13 @@ def hub_register_tts_engines(settings: Any) -> list[TTSEngine]:
 
 
 @hookspec
-def hub_register_text_normalizers(settings: Any) -> list[TextNormalizer]:
+def hub_register_text_normalizers(settings: Settings) -> list[TextNormalizer]:
     """Return steps of the chain that turns written text into what a voice should read.
 
     Steps from every plugin run in ascending ``order``; see
     :class:`hub.plugin_types.TextNormalizer` for the slots the built-ins take.
 
-    :param settings: the hub's settings.
+    :param settings: the hub's settings; a plugin reads its own section with ``settings.section(MySettings)``.
     :returns: a list of :class:`hub.plugin_types.TextNormalizer`.
 
     Example::
@@ -77,10 +78,10 @@ def hub_register_text_normalizers(settings: Any) -> list[TextNormalizer]:
 
 
 @hookspec
-def hub_register_routes(settings: Any) -> list[APIRouter]:
+def hub_register_routes(settings: Settings) -> list[APIRouter]:
     """Return FastAPI routers to mount on the hub's application.
 
-    :param settings: the hub's settings.
+    :param settings: the hub's settings; a plugin reads its own section with ``settings.section(MySettings)``.
     :returns: a list of :class:`fastapi.APIRouter` (with their own prefixes).
 
     Example::
@@ -94,14 +95,14 @@ def hub_register_routes(settings: Any) -> list[APIRouter]:
 
 
 @hookspec
-def hub_register_commands(subparsers: Any, settings: Any) -> None:
+def hub_register_commands(subparsers: Any, settings: Settings) -> None:
     """Add subcommands to the ``hub`` command line.
 
     Each subcommand sets ``func`` (called as ``func(args, settings)``, returning the exit status)
     with ``set_defaults``.
 
     :param subparsers: the ``hub`` parser's ``argparse`` subparsers object.
-    :param settings: the hub's settings.
+    :param settings: the hub's settings; a plugin reads its own section with ``settings.section(MySettings)``.
 
     Example::
 
@@ -116,13 +117,13 @@ def hub_register_commands(subparsers: Any, settings: Any) -> None:
 
 
 @hookspec
-def hub_on_bulletin_approved(bulletin: BulletinSnapshot, settings: Any) -> None:
+def hub_on_bulletin_approved(bulletin: BulletinSnapshot, settings: Settings) -> None:
     """React to a bulletin revision having been approved (after the approval is committed).
 
     Called in the request that approved it: hand slow work to a thread or a job, do not do it here.
 
     :param bulletin: the approved revision.
-    :param settings: the hub's settings.
+    :param settings: the hub's settings; a plugin reads its own section with ``settings.section(MySettings)``.
 
     Example::
 
@@ -133,12 +134,12 @@ def hub_on_bulletin_approved(bulletin: BulletinSnapshot, settings: Any) -> None:
 
 
 @hookspec
-def hub_on_artifact_stored(artifact: dict[str, Any], bulletin: BulletinSnapshot, settings: Any) -> None:
+def hub_on_artifact_stored(artifact: dict[str, Any], bulletin: BulletinSnapshot, settings: Settings) -> None:
     """React to an artifact having been stored and recorded (after the commit).
 
     :param artifact: the artifact as the API shows it (kind, url, sha256, bytes, mime, …).
     :param bulletin: the revision it was rendered from.
-    :param settings: the hub's settings.
+    :param settings: the hub's settings; a plugin reads its own section with ``settings.section(MySettings)``.
 
     Example::
 

@@ -27,12 +27,11 @@ from sqlalchemy.orm import Session
 from hub import bulletins
 from hub.media import MediaStore
 from hub.models import Artifact, Bulletin, Commune, Job, MediaObject, utcnow
-from hub.plugin_types import CommuneInfo, RenderContext, Renderer
-from hub.plugins import RegistrationCache, collect_renderers, notify
+from hub.plugin_types import PRIORITY_RANK, CommuneInfo, RenderContext, Renderer
+from hub.plugins import Registrations, notify
 from hub.store import Store
 
 log = logging.getLogger(__name__)
-PRIORITY_RANK = {"emergency": 0, "priority": 1, "normal": 2}
 
 
 def enqueue(session: Session, bulletin: Bulletin, renderers: dict[str, Renderer], channels: list[str],
@@ -101,9 +100,9 @@ class Pipeline:
         self.media = media
         self.pm = pm
         self.settings = settings
-        self.renderers = collect_renderers(pm, settings)
         #: What renderers get as ``ctx.hook``: registrations collected once per process.
-        self.hook = RegistrationCache(pm.hook)
+        self.hook = Registrations(pm, settings)
+        self.renderers = self.hook.renderers()
         self.host = socket.gethostname()
         self._wake = threading.Condition()
         self._stop = threading.Event()

@@ -57,19 +57,30 @@ def list_plugins(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
     return sorted(listing, key=lambda item: item["name"])
 
 
+def _callers(pm: pluggy.PluginManager, hook_name: str) -> list[tuple[str, Any]]:
+    """(plugin name, a hook caller for that plugin alone) for each implementation, in call order.
+
+    Going through pluggy's own callers (not calling the functions directly) keeps hook wrappers,
+    tracing and argument checks working for every plugin.
+    """
+    impls = list(reversed(getattr(pm.hook, hook_name).get_hookimpls()))  # pluggy calls the last registered first
+    plugins = [impl.plugin for impl in impls]
+    return [(impl.plugin_name, pm.subset_hook_caller(hook_name, remove_plugins=[p for p in plugins if p is not impl.plugin]))
+            for impl in impls]
+
+
 def collect(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
     """Call a registration hook on every plugin and return (plugin name, item) pairs, flattened."""
-    caller = getattr(pm.hook, hook_name)
     pairs: list[tuple[str, Any]] = []
-    for impl in caller.get_hookimpls():
-        items = impl.function(**{name: kwargs[name] for name in impl.argnames})
-        for item in items or ():
-            pairs.append((impl.plugin_name, item))
+    for plugin, caller in _callers(pm, hook_name):
+        for items in caller(**kwargs):
+            pairs.extend((plugin, item) for item in items or ())
     return pairs
 
 
 def collect_named(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> dict[str, Any]:
-    """Like collect, keyed by each item's ``name``; two plugins offering one name is an error."""
+    """The one collection rule of every registration hook: items keyed by their ``name``; two
+    plugins (or one plugin twice) offering one name is an error naming both."""
     found: dict[str, Any] = {}
     owners: dict[str, str] = {}
     for plugin, item in collect(pm, hook_name, **kwargs):
@@ -81,6 +92,55 @@ def collect_named(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> di
     return found
 
 
+def notify(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> None:
+    """Call a notification hook on each plugin in turn; a failing plugin is logged and skips nobody."""
+    for plugin, caller in _callers(pm, hook_name):
+        try:
+            caller(**kwargs)
+        except Exception:
+            log.exception("plugin %s failed in %s", plugin, hook_name)
+
+
+class Registrations:
+    """What plugins registered, collected once per process by the one rule of :func:`collect_named`.
+
+    Registration hooks are cheap and free of side effects by contract, so their results for given
+    settings never change within a process. Keeping them means objects with state — a TTS engine's
+    circuit breaker, a normaliser's loaded lexicon — live as long as the process, not one render.
+    Renderers get this as ``ctx.hook``.
+    """
+
+    def __init__(self, pm: pluggy.PluginManager, settings: Any) -> None:
+        self.pm = pm
+        self.settings = settings
+        self._results: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def named(self, hook_name: str) -> dict[str, Any]:
+        """Every item a registration hook returned, by name (cached)."""
+        with self._lock:
+            if hook_name not in self._results:
+                self._results[hook_name] = collect_named(self.pm, hook_name, settings=self.settings)
+            return self._results[hook_name]
+
+    def renderers(self) -> dict[str, Any]:
+        return self.named("hub_register_renderers")
+
+    def tts_engines(self) -> dict[str, Any]:
+        return self.named("hub_register_tts_engines")
+
+    def text_normalizers(self) -> list[Any]:
+        """The normaliser steps in the order they run (ascending ``order``, then name)."""
+        return sorted(self.named("hub_register_text_normalizers").values(), key=lambda step: (step.order, step.name))
+
+    def __getattr__(self, name: str) -> Any:
+        # The pluggy relay's shape (``hook.hub_register_x(settings=…)`` gives a list per plugin),
+        # for plugins written against it: the same cached items, one list.
+        if name.startswith("hub_register_") and name not in ("hub_register_routes", "hub_register_commands"):
+            return lambda **_kwargs: [list(self.named(name).values())]
+        raise AttributeError(name)
+
+
 def collect_renderers(pm: pluggy.PluginManager, settings: Any) -> dict[str, Any]:
     return collect_named(pm, "hub_register_renderers", settings=settings)
 
@@ -90,46 +150,8 @@ def collect_tts_engines(pm: pluggy.PluginManager, settings: Any) -> dict[str, An
 
 
 def collect_text_normalizers(pm: pluggy.PluginManager, settings: Any) -> list[Any]:
-    steps = collect_named(pm, "hub_register_text_normalizers", settings=settings)
-    return sorted(steps.values(), key=lambda step: (step.order, step.name))
+    return Registrations(pm, settings).text_normalizers()
 
 
-def notify(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> None:
-    """Call a notification hook on each plugin in turn; a failing plugin is logged and skips nobody."""
-    for impl in getattr(pm.hook, hook_name).get_hookimpls():
-        try:
-            impl.function(**{name: kwargs[name] for name in impl.argnames})
-        except Exception:
-            log.exception("plugin %s failed in %s", impl.plugin_name, hook_name)
-
-
-class RegistrationCache:
-    """A hook relay that remembers what registration hooks returned.
-
-    Registration hooks are cheap and free of side effects by contract, so their results for given
-    settings never change within a process. Keeping them means objects with state — a TTS engine's
-    circuit breaker, a normaliser's loaded lexicon — live as long as the process, not one render.
-    Every other hook passes straight through.
-    """
-
-    def __init__(self, hook: Any) -> None:
-        self._hook = hook
-        self._results: dict[tuple[str, int], tuple[Any, list]] = {}
-        self._lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        caller = getattr(self._hook, name)
-        if not name.startswith("hub_register_") or name in ("hub_register_routes", "hub_register_commands"):
-            return caller
-
-        def cached(**kwargs: Any) -> list:
-            settings = kwargs.get("settings")
-            key = (name, id(settings))
-            with self._lock:
-                hit = self._results.get(key)
-                if hit is None or hit[0] is not settings:
-                    hit = (settings, caller(**kwargs))
-                    self._results[key] = hit
-                return hit[1]
-
-        return cached
+#: The name this had before it applied the duplicate rule (kept for plugins that import it).
+RegistrationCache = Registrations

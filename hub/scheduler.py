@@ -14,14 +14,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
+from hub.clock import LOCAL_TZ
 from hub.errors import Invalid
+from hub.plugin_types import PRIORITIES
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 UTC = timezone.utc
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-PRIORITIES = ("normal", "priority", "emergency")
 DEFAULT_WINDOW = timedelta(hours=24)
 #: Programmes that started up to this long before `now` are still resolved, so one in progress
 #: (or delayed into the window) is seen.

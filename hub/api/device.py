@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from hub.api.deps import CurrentDevice, HubDep, bearer_token
 from hub.auth import DEVICE_PREFIX
 from hub.clock import utcnow
+from hub.http import etag_matches
 from hub.services.devices import Play
 
 log = logging.getLogger(__name__)
@@ -31,8 +32,7 @@ async def manifest_response(hub, device, request: Request, headers: dict[str, st
     entry = hub.manifests.cached_entry(device) or await run_in_threadpool(hub.manifests.get, device)
     # Also on a 304, which has no body: a device keeps its clock right without a new manifest.
     headers = {"ETag": entry.etag, "Cache-Control": "no-cache", "X-Server-Time": _iso_now(), **(headers or {})}
-    held = {tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")}
-    if entry.etag in held or "*" in held:
+    if etag_matches(request.headers.get("if-none-match"), entry.etag):
         return Response(status_code=304, headers=headers)
     return Response(entry.render(utcnow()), media_type="application/json", headers=headers)
 
@@ -168,9 +168,8 @@ class ManifestFastPath:
         if entry is None:
             return False
         etag = entry.etag.encode()
-        held = {t.strip().removeprefix("W/") for t in headers.get(b"if-none-match", b"").decode("latin-1").split(",")}
         common = [(b"etag", etag), (b"cache-control", b"no-cache"), (b"x-server-time", _iso_now().encode())]
-        if entry.etag in held or "*" in held:
+        if etag_matches(headers.get(b"if-none-match"), entry.etag):
             await send({"type": "http.response.start", "status": 304, "headers": common})
             await send({"type": "http.response.body", "body": b""})
             status = "304"
