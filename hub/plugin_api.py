@@ -22,24 +22,28 @@ from __future__ import annotations
 from hub import __version__, publication
 from hub.api.deps import CurrentDevice, CurrentPrincipal, CurrentUser, HubDep, bearer_token
 from hub.api.deps import ReadDB as ReadSession
+from hub.api.device import event_stream, manifest_response
 from hub.auth import EDITORS, ROLES, Principal, authenticate
 from hub.clock import LOCAL_TZ, local, local_today, utcnow
 from hub.errors import Conflict, Forbidden, HubError, Invalid, NotFound, TooLarge, Unauthenticated
+from hub.http import etag_for, etag_matches, not_modified
 from hub.runtime import Hub
 from hub.services import Services, Transaction
 from hub.validation import NoNul, has_nul, refuse_nul, well_formed_id
+from hub.config import Settings
 
 __all__ = [
-    "EDITORS", "LOCAL_TZ", "ROLES", "Conflict", "CurrentDevice", "CurrentPrincipal", "CurrentUser", "Forbidden", "Hub",
+    "EDITORS", "LOCAL_TZ", "ROLES", "Settings", "Conflict", "CurrentDevice", "CurrentPrincipal", "CurrentUser", "Forbidden", "Hub",
     "HubError", "Invalid", "NoNul", "NotFound", "Principal", "ReadSession", "Services", "TooLarge", "Transaction",
-    "Unauthenticated", "__version__", "authenticate", "bearer_token", "has_nul", "local", "local_today",
-    "plugin_hooks", "publication", "refuse_nul", "utcnow", "well_formed_id",
+    "Unauthenticated", "__version__", "authenticate", "bearer_token", "etag_for", "etag_matches", "event_stream",
+    "has_nul", "local", "local_today", "manifest_response", "not_modified", "plugin_hooks", "publication",
+    "refuse_nul", "utcnow", "well_formed_id",
 ]
 
 
 def plugin_hooks(settings):
     """A hook relay for a command that needs registrations (voices, normalisers) without opening
     a hub: a fresh plugin manager whose registration hooks are collected once."""
-    from hub.plugins import RegistrationCache, make_plugin_manager
+    from hub.plugins import Registrations, make_plugin_manager
 
-    return RegistrationCache(make_plugin_manager(settings).hook)
+    return Registrations(make_plugin_manager(settings), settings)

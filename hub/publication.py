@@ -7,7 +7,7 @@ Every public view (feeds, the bulletin page, CAP) reads through this module, so 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,19 +15,28 @@ from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session
 
 from hub.models import Approval, Artifact, Bulletin, BulletinTarget, Commune, Revision
+from hub.validation import well_formed_id
+
+#: Bulletin ids and commune codes are at most this long (their columns' width).
+ID_LENGTH = 32
 
 
 @dataclass(frozen=True)
 class Media:
+    """A published file and the declared fields of its artifact (``RenderedMedia.declared()``).
+
+    Only the declared fields are read: the rest of an artifact's meta is its plugin's own.
+    """
+
     sha256: str
     bytes: int
     mime: str
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def duration_s(self) -> float | None:
-        value = self.meta.get("duration_s")
-        return float(value) if isinstance(value, (int, float)) and value >= 0 else None
+    #: Playing time in seconds (a slide's time on screen); None when absent or not a number.
+    duration_s: float | None = None
+    #: "landscape" or "portrait" for slides; None: any board.
+    orientation: str | None = None
+    page: int | None = None
+    pages: int | None = None
 
     def url(self, public_url: str) -> str:
         return f"{public_url.rstrip('/')}/media/{self.sha256}"
@@ -97,7 +106,7 @@ def published(session: Session, *, now: datetime, commune: str | None = None, pr
 
 
 def published_one(session: Session, bulletin_id: str, *, now: datetime) -> PublicBulletin | None:
-    if not isinstance(bulletin_id, str) or "\x00" in bulletin_id or len(bulletin_id) > 32:
+    if not well_formed_id(bulletin_id, ID_LENGTH):
         return None
     rows = session.execute(_visible(now).where(Bulletin.id == bulletin_id)).all()
     found = _assemble(session, rows)
@@ -105,7 +114,8 @@ def published_one(session: Session, bulletin_id: str, *, now: datetime) -> Publi
 
 
 def commune_name(session: Session, code: str) -> str | None:
-    if "\x00" in code or len(code) > 32:
+    """The name of the commune with this code, or None when there is none."""
+    if not well_formed_id(code, ID_LENGTH):
         return None
     commune = session.get(Commune, code)
     return commune.name if commune else None
@@ -147,8 +157,22 @@ def _assemble(session: Session, rows: list[Any]) -> list[PublicBulletin]:
     return result
 
 
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _whole(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 def _media(artifact: Artifact) -> Media:
-    return Media(sha256=artifact.sha256, bytes=artifact.bytes, mime=artifact.mime, meta=dict(artifact.meta or {}))
+    # The pipeline stores the declared fields in meta under their own names.
+    meta = artifact.meta or {}
+    orientation = meta.get("orientation")
+    return Media(sha256=artifact.sha256, bytes=artifact.bytes, mime=artifact.mime,
+                 duration_s=_number(meta.get("duration_s")),
+                 orientation=orientation if isinstance(orientation, str) else None,
+                 page=_whole(meta.get("page")), pages=_whole(meta.get("pages")))
 
 
 def _audio(artifacts: list[Artifact]) -> Media | None:
@@ -160,14 +184,13 @@ def _audio(artifacts: list[Artifact]) -> Media | None:
 
 
 def _slides(artifacts: list[Artifact]) -> tuple[Slide, ...]:
-    pngs = [a for a in artifacts if a.kind == "slide" and a.mime == "image/png"]
-    landscape = [a for a in pngs if (a.meta or {}).get("orientation") != "portrait"]
-    portrait = [a for a in pngs if (a.meta or {}).get("orientation") == "portrait"]
+    pngs = [_media(a) for a in artifacts if a.kind == "slide" and a.mime == "image/png"]
+    landscape = [m for m in pngs if m.orientation != "portrait"]
+    portrait = [m for m in pngs if m.orientation == "portrait"]
     main = landscape or portrait
     # Pair portrait pages with landscape ones only when both sets have the same pages.
     twins = portrait if landscape and len(portrait) == len(landscape) else [None] * len(main)
     return tuple(
-        Slide(image=_media(a), portrait=_media(b) if b is not None else None,
-              page=index + 1, pages=len(main))
+        Slide(image=a, portrait=b, page=index + 1, pages=len(main))
         for index, (a, b) in enumerate(zip(main, twins))
     )

@@ -13,6 +13,7 @@ from starlette.types import Receive, Scope, Send
 from hub.api.deps import HubDep, bearer_token
 from hub.auth import DEVICE_PREFIX, authenticate
 from hub.errors import NotFound
+from hub.http import not_modified
 from hub.media import SHA256_RE
 from hub.models import Artifact, Bulletin, MediaObject, Revision
 
@@ -55,15 +56,14 @@ def get_media(sha256: str, request: Request, hub: HubDep) -> Response:
     token = bearer_token(request) or request.query_params.get("token")
     # A device's token is checked against the poll cache: a fleet downloading an emergency at
     # once must not queue on the database.
-    device = hub.manifests.device_for_token(token) if token and token.startswith(DEVICE_PREFIX) else None
+    device = hub.device_tokens.lookup(token) if token and token.startswith(DEVICE_PREFIX) else None
     if device is None and not _is_public(hub, sha256):
         with hub.store.reader() as session:
             authenticate(session, token)
     etag = f'"{sha256}"'
-    # If-None-Match uses the weak comparison (RFC 9110 13.1.2), so W/"…" matches too.
-    tags = {tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")}
-    if etag in tags or "*" in tags:
-        return Response(status_code=304, headers={"ETag": etag, "Cache-Control": IMMUTABLE})
+    unchanged = not_modified(request, etag, {"Cache-Control": IMMUTABLE})
+    if unchanged is not None:
+        return unchanged
     mime = _mime(hub, sha256)
     size = path.stat().st_size
     use_range = _range_usable(request.headers.get("range"), size)

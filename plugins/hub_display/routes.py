@@ -7,7 +7,6 @@ loudspeaker's is refused with 403.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 from pathlib import Path
@@ -16,11 +15,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from hub.api.deps import HubDep, bearer_token
-from hub.api.device import event_stream, manifest_response
-from hub.auth import Principal, authenticate
-from hub.errors import Forbidden, NotFound
-from hub.models import Commune
+from hub.plugin_api import (Forbidden, HubDep, NotFound, Principal, bearer_token, etag_for, event_stream,
+                            manifest_response, not_modified)
 
 from .settings import DisplaySettings
 
@@ -35,8 +31,7 @@ POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'sel
 
 def display_device(request: Request, hub: HubDep) -> Principal:
     token = request.query_params.get("token") or bearer_token(request)
-    with hub.store.reader() as session:
-        principal = authenticate(session, token)
+    principal = hub.services.directory.authenticate(token)
     if not principal.is_device:
         raise Forbidden("this page is for display devices: open it with a display device's token")
     if principal.device_kind != "display":
@@ -45,15 +40,6 @@ def display_device(request: Request, hub: HubDep) -> Principal:
 
 
 DisplayDevice = Annotated[Principal, Depends(display_device)]
-
-
-def _etag(body: bytes) -> str:
-    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-
-
-def _matches(request: Request, etag: str) -> bool:
-    tags = {tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")}
-    return etag in tags or "*" in tags
 
 
 def _json_for_script(value: Any) -> str:
@@ -70,20 +56,20 @@ def make_router(settings: Any, display: DisplaySettings) -> APIRouter:
 
     def static(request: Request, body: bytes, media_type: str, extra: dict[str, str] | None = None) -> Response:
         # Revalidated on every load (cheap with the ETag), so a hub upgrade reaches the boards.
-        etag = _etag(body)
+        etag = etag_for(body, digits=32)
         headers = {"ETag": etag, "Cache-Control": "no-cache", **NO_REFERRER, **(extra or {})}
-        if _matches(request, etag):
-            return Response(status_code=304, headers=headers)
+        unchanged = not_modified(request, etag, headers)
+        if unchanged is not None:
+            return unchanged
         return Response(body, media_type=media_type, headers=headers)
 
     @router.get("/display", response_class=HTMLResponse)
     def display_page(device: DisplayDevice, hub: HubDep) -> Response:
         """The kiosk page for a display device."""
-        with hub.store.reader() as session:
-            commune = session.get(Commune, device.commune) if device.commune else None
+        commune = hub.services.directory.commune(device.commune) if device.commune else None
         config = {
             "device": device.id, "device_name": device.name, "province": province,
-            "commune": device.commune, "commune_name": commune.name if commune else "",
+            "commune": device.commune, "commune_name": commune["name"] if commune else "",
             "default_duration_s": display.default_duration_s, "poll_s": display.poll_s,
             "resync_s": display.resync_s, "heartbeat_s": display.heartbeat_s,
         }

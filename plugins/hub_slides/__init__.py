@@ -58,16 +58,12 @@ def render(ctx: RenderContext, cfg: SlidesSettings | None = None) -> list[Render
     for slide in slides:  # one full-size image in memory at a time
         with _FREETYPE_LOCK:
             image = draw(slide)
-        meta = {
-            "orientation": slide.orientation,
-            "page": slide.page,
-            "pages": slide.pages,
-            "width": slide.width,
-            "height": slide.height,
-            "duration_s": slide.duration_s,
-            "theme": slide.theme.name,
-        }
-        out.append(RenderedMedia(kind="slide", mime="image/png", data=to_png(image, cfg.png_compress_level), meta=meta))
+        # What the core reads goes in the declared fields; meta is only shown on the artifact.
+        out.append(RenderedMedia(
+            kind="slide", mime="image/png", data=to_png(image, cfg.png_compress_level),
+            meta={"width": slide.width, "height": slide.height, "theme": slide.theme.name},
+            duration_s=slide.duration_s, orientation=slide.orientation, page=slide.page, pages=slide.pages,
+        ))
     return out
 
 

@@ -12,17 +12,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 import qrcode
 from PIL import ImageFont
+
+from hub.plugin_api import LOCAL_TZ
 
 from . import fonts as fontlib
 from . import text as textlib
 from .settings import SlidesSettings
 from .themes import RGB, Theme
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SIZES = {"landscape": (1920, 1080), "portrait": (1080, 1920)}
 #: Title-safe area (SMPTE): text keeps 5 % of each dimension clear, in case a TV overscans.
 SAFE_FRACTION = 0.05

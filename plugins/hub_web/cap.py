@@ -14,16 +14,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request, Response
 from feedgen.feed import FeedGenerator
 
-from hub import __version__
-from hub.api.deps import ReadDB
-from hub.errors import NotFound
-from hub.models import utcnow
+from hub.plugin_api import NotFound, ReadSession, __version__, local, publication, utcnow
 
 from .caching import cached
 from .feeds import EMPTY_UPDATED, new_entry, page_url
-from hub.publication import PublicBulletin, previous_approval, published, published_one
 from .settings import WebSettings
-from .text import local, xml_safe
+from .text import xml_safe
 
 CAP_NS = "urn:oasis:names:tc:emergency:cap:1.2"
 CAP_MIME = "application/cap+xml"
@@ -50,7 +46,7 @@ def _headline(title: str) -> str:
     return title if len(title) <= HEADLINE_MAX else title[: HEADLINE_MAX - 1].rstrip() + "…"
 
 
-def cap_document(bulletin: PublicBulletin, settings: Any, web: WebSettings,
+def cap_document(bulletin: publication.PublicBulletin, settings: Any, web: WebSettings,
                  previous: tuple[int, datetime] | None = None) -> bytes:
     """One CAP 1.2 <alert> for an emergency bulletin, UTF-8 with an XML declaration."""
     sender = web.sender(settings.public_url)
@@ -105,7 +101,7 @@ def cap_document(bulletin: PublicBulletin, settings: Any, web: WebSettings,
     return ET.tostring(alert, encoding="utf-8", xml_declaration=True, default_namespace=CAP_NS)
 
 
-def cap_feed(items: list[PublicBulletin], settings: Any, web: WebSettings) -> bytes:
+def cap_feed(items: list[publication.PublicBulletin], settings: Any, web: WebSettings) -> bytes:
     base = settings.public_url.rstrip("/")
     fg = FeedGenerator()
     fg.id(base + "/feeds/cap.atom")
@@ -134,19 +130,19 @@ def make_router(settings: Any, web: WebSettings) -> APIRouter:
 
     # Declared before the commune feeds' /feeds/{commune}.atom, which it would otherwise match.
     @router.api_route("/feeds/cap.atom", methods=["GET", "HEAD"], response_class=Response)
-    def cap_atom(request: Request, db: ReadDB) -> Response:
+    def cap_atom(request: Request, db: ReadSession) -> Response:
         """An Atom index of the emergency alerts in force, each linking to its CAP 1.2 document."""
-        items = published(db, now=utcnow(), priority="emergency", limit=web.feed_limit)
+        items = publication.published(db, now=utcnow(), priority="emergency", limit=web.feed_limit)
         return cached(request, cap_feed(items, settings, web), "application/atom+xml; charset=utf-8",
                       web.max_age_s)
 
     @router.api_route("/cap/{bulletin_id}.xml", methods=["GET", "HEAD"], response_class=Response)
-    def cap_alert(bulletin_id: str, request: Request, db: ReadDB) -> Response:
+    def cap_alert(bulletin_id: str, request: Request, db: ReadSession) -> Response:
         """The CAP 1.2 alert of an approved emergency bulletin in force; 404 for anything else."""
-        bulletin = published_one(db, bulletin_id, now=utcnow())
+        bulletin = publication.published_one(db, bulletin_id, now=utcnow())
         if bulletin is None or bulletin.priority != "emergency":
             raise NotFound("no emergency alert with this id")
-        previous = previous_approval(db, bulletin.id, bulletin.revision)
+        previous = publication.previous_approval(db, bulletin.id, bulletin.revision)
         return cached(request, cap_document(bulletin, settings, web, previous), CAP_MIME, web.max_age_s)
 
     return router

@@ -13,13 +13,9 @@ from fastapi import APIRouter, Request, Response
 from feedgen.entry import FeedEntry
 from feedgen.feed import FeedGenerator
 
-from hub import __version__
-from hub.api.deps import ReadDB
-from hub.errors import NotFound
-from hub.models import utcnow
+from hub.plugin_api import NotFound, ReadSession, __version__, publication, utcnow
 
 from .caching import cached
-from hub.publication import PublicBulletin, commune_name, published
 from .settings import WebSettings
 from .text import body_html, duration_text, xml_safe
 
@@ -77,7 +73,7 @@ def new_entry(fg: FeedGenerator) -> FeedEntry:
     return fg.add_entry(AtomEntry(), order="append")
 
 
-def _generator(info: FeedInfo, items: list[PublicBulletin], public_url: str, web: WebSettings,
+def _generator(info: FeedInfo, items: list[publication.PublicBulletin], public_url: str, web: WebSettings,
                fmt: str) -> FeedGenerator:
     base = public_url.rstrip("/")
     fg = FeedGenerator()
@@ -139,15 +135,15 @@ def _generator(info: FeedInfo, items: list[PublicBulletin], public_url: str, web
     return fg
 
 
-def rss(info: FeedInfo, items: list[PublicBulletin], public_url: str, web: WebSettings) -> bytes:
+def rss(info: FeedInfo, items: list[publication.PublicBulletin], public_url: str, web: WebSettings) -> bytes:
     return _generator(info, items, public_url, web, "rss").rss_str(pretty=True)
 
 
-def atom(info: FeedInfo, items: list[PublicBulletin], public_url: str, web: WebSettings) -> bytes:
+def atom(info: FeedInfo, items: list[publication.PublicBulletin], public_url: str, web: WebSettings) -> bytes:
     return _generator(info, items, public_url, web, "atom").atom_str(pretty=True)
 
 
-def json_feed(info: FeedInfo, items: list[PublicBulletin], public_url: str, web: WebSettings) -> bytes:
+def json_feed(info: FeedInfo, items: list[publication.PublicBulletin], public_url: str, web: WebSettings) -> bytes:
     """JSON Feed 1.1 (https://jsonfeed.org/version/1.1), which feedgen does not write."""
     base = public_url.rstrip("/")
     feed: dict[str, Any] = {
@@ -189,7 +185,7 @@ def json_feed(info: FeedInfo, items: list[PublicBulletin], public_url: str, web:
     return text.encode("utf-8", "replace")
 
 
-WRITERS: dict[str, Callable[[FeedInfo, list[PublicBulletin], str, WebSettings], bytes]] = {
+WRITERS: dict[str, Callable[[FeedInfo, list[publication.PublicBulletin], str, WebSettings], bytes]] = {
     "rss": rss, "atom": atom, "json": json_feed}
 
 
@@ -202,16 +198,16 @@ def make_router(settings: Any, web: WebSettings) -> APIRouter:
         if commune == "all":
             return FeedInfo(title=f"Bản tin {settings.province}", path=path, author=author,
                             description=f"Các bản tin đã được phê duyệt của {settings.province}")
-        name = commune_name(db, commune)
+        name = publication.commune_name(db, commune)
         if name is None:
             raise NotFound("no commune with this code")
         return FeedInfo(title=f"Bản tin {name}", path=path, author=author,
                         description=f"Các bản tin đã được phê duyệt gửi tới {name} ({settings.province})")
 
     def handler_for(fmt: str):
-        def feed(commune: str, request: Request, db: ReadDB) -> Response:
+        def feed(commune: str, request: Request, db: ReadSession) -> Response:
             info = info_for(db, commune, fmt)
-            items = published(db, now=utcnow(), commune=None if commune == "all" else commune,
+            items = publication.published(db, now=utcnow(), commune=None if commune == "all" else commune,
                               limit=web.feed_limit)
             body = WRITERS[fmt](info, items, settings.public_url, web)
             return cached(request, body, MEDIA_TYPES[fmt], web.max_age_s)

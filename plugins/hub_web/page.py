@@ -10,13 +10,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from hub.api.deps import ReadDB
-from hub.errors import NotFound
-from hub.models import utcnow
+from hub.plugin_api import NotFound, ReadSession, publication, utcnow
 
 from .caching import SECURITY_HEADERS, cached
 from .feeds import PRIORITY_LABELS, page_url
-from hub.publication import PublicBulletin, published_one
 from .settings import WebSettings
 from .text import local_text, paragraphs, xml_safe
 
@@ -38,7 +35,7 @@ def _policy(public_url: str) -> str:
             "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 
-def _where(bulletin: PublicBulletin, province: str) -> str:
+def _where(bulletin: publication.PublicBulletin, province: str) -> str:
     if bulletin.everywhere:
         return f"Toàn {province[0].lower() + province[1:]}" if province else "Tất cả các xã"
     return ", ".join(name for _code, name in bulletin.communes)
@@ -49,7 +46,7 @@ def _summary(body: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def render_page(env: Environment, bulletin: PublicBulletin, settings: Any) -> str:
+def render_page(env: Environment, bulletin: publication.PublicBulletin, settings: Any) -> str:
     public_url = settings.public_url.rstrip("/")
     label = PRIORITY_LABELS.get(bulletin.priority) if bulletin.priority != "normal" else None
     return env.get_template("bulletin.html").render(
@@ -67,9 +64,9 @@ def make_router(settings: Any, web: WebSettings) -> APIRouter:
     policy = _policy(settings.public_url)
 
     @router.api_route("/b/{bulletin_id}", methods=["GET", "HEAD"], response_class=HTMLResponse)
-    def bulletin_page(bulletin_id: str, request: Request, db: ReadDB) -> Response:
+    def bulletin_page(bulletin_id: str, request: Request, db: ReadSession) -> Response:
         """The public page of an approved, current, web-channel bulletin; 404 for anything else."""
-        bulletin = published_one(db, bulletin_id, now=utcnow())
+        bulletin = publication.published_one(db, bulletin_id, now=utcnow())
         if bulletin is None:
             # A person following a QR code gets a page; a program gets the hub's JSON error.
             if "text/html" in request.headers.get("accept", ""):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import html
 import re
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from hub.config import LOCAL_TZ
+from hub.plugin_api import local
 
 # XML 1.0 cannot carry these at all (not even escaped); lxml refuses them and ElementTree would
 # write a document no parser accepts, so they are dropped from anything that goes into XML.
@@ -34,10 +33,6 @@ def body_html(body: str) -> str:
     """The body as escaped HTML paragraphs: readers render it, and nothing in it is markup."""
     return "".join("<p>" + "<br>".join(html.escape(line) for line in lines) + "</p>"
                    for lines in paragraphs(body))
-
-
-def local(moment: datetime) -> datetime:
-    return moment.astimezone(ZoneInfo(LOCAL_TZ))
 
 
 def local_text(moment: datetime) -> str:

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from hub import hookimpl
 from hub.app import create_app
 from hub.config import Settings
+from hub.http import etag_matches
 from hub.plugin_types import RenderContext, RenderedMedia, Renderer
 from hub.plugins import make_plugin_manager
 from tests.conftest import People, bulletin_payload
@@ -19,7 +20,7 @@ from tests.conftest import People, bulletin_payload
 def _render(ctx: RenderContext) -> list[RenderedMedia]:
     # Bytes differ per bulletin and revision so each test's media is its own file.
     data = b"".join(f"{ctx.bulletin.id}:{ctx.bulletin.revision}:{i:04d};".encode() for i in range(40))
-    return [RenderedMedia(kind="audio", mime="audio/mpeg", data=data, meta={"duration_s": 1.0, "engine": "tiny"})]
+    return [RenderedMedia(kind="audio", mime="audio/mpeg", data=data, duration_s=1.0, meta={"engine": "tiny"})]
 
 
 class TinyAudio:
@@ -88,6 +89,15 @@ def test_web_media_is_public_with_etag_and_immutable_caching(client, hub, team):
     assert r.headers["accept-ranges"] == "bytes"
     assert r.headers["content-type"].startswith("audio/mpeg")
     assert "immutable" in r.headers["cache-control"]
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ('"abc"', True), (b'"abc"', True), ('W/"abc"', True), ('"x", W/"abc" ,"y"', True), ("*", True),
+    ('"abcd"', False), ('"ab"', False), ("", False), (None, False), ("abc", False),
+])
+def test_etag_matches_is_the_weak_comparison_of_rfc_9110(header, expected):
+    assert etag_matches(header, '"abc"') is expected
+    assert etag_matches(header, 'W/"abc"') is expected
 
 
 @pytest.mark.parametrize("if_none_match", ['"{sha}"', '"0000", "{sha}"', 'W/"{sha}"', "*"])

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 import hub.hookspecs
 import hub_slides
 from hub.config import Settings
-from hub.plugin_types import BulletinSnapshot, CommuneInfo, RenderContext
+from hub.plugin_types import BulletinSnapshot, CommuneInfo, RenderContext, RenderedMedia
 from hub_slides import fonts, layout
 from hub_slides.settings import SlidesSettings
 from hub_slides.themes import THEMES
@@ -92,6 +92,11 @@ def png(data: bytes) -> Image.Image:
     return image
 
 
+def stored(media: RenderedMedia) -> dict:
+    """The artifact's fields as the pipeline records them: the plugin's meta and the declared fields."""
+    return {**media.meta, **media.declared()}
+
+
 def dominant(image: Image.Image) -> tuple[int, int, int]:
     rgb = image.convert("RGB")
     return max(rgb.getcolors(rgb.width * rgb.height))[1]
@@ -121,22 +126,30 @@ def test_raqm_layout_is_used() -> None:
 def test_short_bulletin_gives_one_landscape_and_one_portrait_slide(tmp_path: Path, cfg: SlidesSettings) -> None:
     out = hub_slides.render(make_ctx(tmp_path), cfg)
     assert [(m.kind, m.mime) for m in out] == [("slide", "image/png")] * 2
-    assert [(m.meta["orientation"], m.meta["page"], m.meta["pages"]) for m in out] == [
+    assert [(stored(m)["orientation"], stored(m)["page"], stored(m)["pages"]) for m in out] == [
         ("landscape", 1, 1),
         ("portrait", 1, 1),
     ]
     for media in out:
         image = png(media.data)
         assert image.format == "PNG"
-        assert image.size == (media.meta["width"], media.meta["height"])
-        assert media.meta["duration_s"] >= cfg.min_duration_s
+        assert image.size == (stored(media)["width"], stored(media)["height"])
+        assert stored(media)["duration_s"] >= cfg.min_duration_s
         assert len(media.data) < 400_000
     assert png(out[0].data).size == (1920, 1080) and png(out[1].data).size == (1080, 1920)
 
 
+def test_what_the_core_reads_is_declared_and_the_artifact_keeps_its_fields(tmp_path: Path, cfg: SlidesSettings) -> None:
+    out = hub_slides.render(make_ctx(tmp_path), cfg)
+    assert [(m.orientation, m.page, m.pages) for m in out] == [("landscape", 1, 1), ("portrait", 1, 1)]
+    assert all(m.duration_s and not {"orientation", "page", "pages", "duration_s"} & set(m.meta) for m in out)
+    assert all(set(stored(m)) == {"orientation", "page", "pages", "width", "height", "duration_s", "theme"}
+               for m in out)
+
+
 def test_title_only_is_one_slide_per_orientation(tmp_path: Path, cfg: SlidesSettings) -> None:
     out = hub_slides.render(make_ctx(tmp_path, title="Lịch cắt điện ngày mai", body=""), cfg)
-    assert [(m.meta["page"], m.meta["pages"]) for m in out] == [(1, 1), (1, 1)]
+    assert [(stored(m)["page"], stored(m)["pages"]) for m in out] == [(1, 1), (1, 1)]
     slides = hub_slides.plan_bulletin(make_ctx(tmp_path, title="Lịch cắt điện ngày mai", body=""), cfg)
     assert texts(slides[0], "title") == ["Lịch cắt điện ngày mai"]
     assert texts(slides[0], "body") == []
@@ -145,7 +158,7 @@ def test_title_only_is_one_slide_per_orientation(tmp_path: Path, cfg: SlidesSett
 def test_orientations_setting_limits_the_sets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HUB_SLIDES_ORIENTATIONS", "portrait")
     out = hub_slides.render(make_ctx(tmp_path), SlidesSettings())
-    assert [m.meta["orientation"] for m in out] == ["portrait"]
+    assert [stored(m)["orientation"] for m in out] == ["portrait"]
 
 
 # --- pagination and the safe area --------------------------------------------------------------
@@ -174,10 +187,10 @@ def test_twenty_thousand_characters_paginate_inside_the_safe_area(tmp_path: Path
 
     # One orientation at zlib level 1 keeps this test quick; the plan above covered both.
     out = hub_slides.render(ctx, cfg.model_copy(update={"png_compress_level": 1, "orientations": ["landscape"]}))
-    assert [(m.meta["orientation"], m.meta["page"], m.meta["pages"]) for m in out] == [
+    assert [(stored(m)["orientation"], stored(m)["page"], stored(m)["pages"]) for m in out] == [
         (s.orientation, s.page, s.pages) for s in slides if s.orientation == "landscape"
     ]
-    full = [m.meta["duration_s"] for m in out if m.meta["page"] < m.meta["pages"]]
+    full = [stored(m)["duration_s"] for m in out if stored(m)["page"] < stored(m)["pages"]]
     assert all(cfg.min_duration_s < d <= cfg.max_duration_s for d in full)
 
 
@@ -267,7 +280,7 @@ def test_emergency_is_unmistakable(tmp_path: Path, cfg: SlidesSettings) -> None:
         assert e_colour == THEMES["emergency"].background
         red, green, blue = e_colour
         assert red > 150 and green < 60 and blue < 60
-        assert e.meta["theme"] == "emergency"
+        assert stored(e)["theme"] == "emergency"
     slide = hub_slides.plan_bulletin(make_ctx(tmp_path, priority="emergency"), cfg)[0]
     assert texts(slide, "banner") == ["KHẨN CẤP"]
     assert texts(hub_slides.plan_bulletin(make_ctx(tmp_path, priority="priority"), cfg)[0], "banner") == ["ƯU TIÊN"]

@@ -57,9 +57,9 @@ class MediaRenderer:
                          render=self.render)]
 
     def render(self, ctx):
-        return [RenderedMedia(kind="audio", mime="audio/mpeg", data=self.mp3, meta={"duration_s": DURATION_S}),
+        return [RenderedMedia(kind="audio", mime="audio/mpeg", data=self.mp3, duration_s=DURATION_S),
                 RenderedMedia(kind="slide", mime="image/png", data=self.png,
-                              meta={"orientation": "landscape", "page": 1, "pages": 1})]
+                              orientation="landscape", page=1, pages=1)]
 
 
 class Web:
