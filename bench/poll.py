@@ -37,18 +37,9 @@ from hub.pipeline import enqueue
 from hub.playlists import ItemIn, PlaylistIn, ScheduleIn, create as create_playlist
 from hub.plugins import make_plugin_manager
 from hub.runtime import Hub
+from hub.testing import QuickMedia, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from tests.fakes import QuickMedia  # noqa: E402  (real MP3s made quickly, no speech engine needed)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def build_store(data: Path, devices: int, communes: int, playlists: int, fleet: int) -> dict:
@@ -104,15 +95,14 @@ def build_store(data: Path, devices: int, communes: int, playlists: int, fleet: 
 
 def start(cmd: list[str], env: dict, port: int) -> subprocess.Popen:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/v1/device/manifest", timeout=1)
-            return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"server did not start: {cmd}")
+    try:
+        # Any answer means it is up: this request carries no token, so the hub answers 401.
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/api/v1/device/manifest", timeout=1).status_code,
+                   timeout=30, what=f"{cmd} answering on port {port}", interval=0.1)
+    except AssertionError:
+        proc.kill()
+        raise
+    return proc
 
 
 WRK_SCRIPT = """

@@ -43,9 +43,7 @@ import httpx
 
 from hub import hookimpl
 from hub.plugin_types import RenderedMedia, Renderer
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.conftest import ServerProcess  # noqa: E402  (one helper for starting hub serve)
+from hub.testing import ServerProcess, free_port, tone_mp3
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL = {"median_s": 2.0, "p99_s": 5.0}
@@ -57,9 +55,6 @@ BODY = ("Mưa lớn kéo dài gây nguy cơ lũ quét và sạt lở đất tạ
 # --- the quick renderer: loaded by the hub server through HUB_EXTRA_PLUGINS=bench.time_to_air ---
 
 def _quick_audio(ctx):
-    sys.path.insert(0, str(ROOT))
-    from tests.fakes import tone_mp3  # real MP3 bytes from ffmpeg, made in well under a second
-
     # As long as the spoken one, so that only the rendering differs between the rounds.
     seconds = float(os.environ.get("BENCH_QUICK_AUDIO_S", "15"))
     freq = 300 + int(ctx.bulletin.content_hash[:4], 16) % 600
@@ -74,14 +69,6 @@ def hub_register_renderers():
 
 # --- setup ---------------------------------------------------------------------------------------
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def build_store(data: Path, devices: int, communes: int) -> dict[str, Any]:
     from hub import accounts
     from hub.auth import Principal
@@ -90,9 +77,6 @@ def build_store(data: Path, devices: int, communes: int) -> dict[str, Any]:
     from hub.playlists import ItemIn, PlaylistIn, ScheduleIn, create as create_playlist
     from hub.plugins import make_plugin_manager
     from hub.runtime import Hub
-
-    sys.path.insert(0, str(ROOT))
-    from tests.fakes import tone_mp3
 
     settings = Settings(data_dir=data, workers=0, disabled_plugins=["slides"], tts_engines=["espeak"])
     hub = Hub.open(settings, make_plugin_manager(settings))
@@ -124,10 +108,11 @@ def build_store(data: Path, devices: int, communes: int) -> dict[str, Any]:
 
 
 class Server(ServerProcess):
-    """``hub serve`` in a subprocess (the tests' helper); its log goes to the data folder."""
+    """``hub serve`` in a subprocess (hub.testing's helper); its log goes to the data folder."""
 
     def __init__(self, data: Path, port: int, env: dict[str, str]) -> None:
-        super().__init__({"HUB_DATA_DIR": str(data), "HUB_WORKERS": "1", **env}, port)
+        # From the project root, so that HUB_EXTRA_PLUGINS=bench.time_to_air imports.
+        super().__init__({"HUB_DATA_DIR": str(data), "HUB_WORKERS": "1", **env}, port, cwd=ROOT)
         self.data = data
 
     def cpu_seconds(self) -> tuple[float, float]:

@@ -7,8 +7,6 @@ import re
 import shlex
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -17,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from hub import hookimpl
@@ -26,7 +23,8 @@ from hub.app import create_app
 from hub.models import MediaObject, PlayReport
 from hub.plugin_types import RenderedMedia, Renderer
 from hub.plugins import make_plugin_manager
-from tests.conftest import People, bulletin_payload, free_port
+from hub.testing import LiveServer, free_port, wait_until
+from tests.conftest import People, bulletin_payload
 
 HERE = Path(__file__).resolve().parent
 ROOT_DIR = HERE.parent.parent
@@ -63,23 +61,14 @@ class LiveHub:
         self.settings = settings
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server: uvicorn.Server | None = None
-        self.thread: threading.Thread | None = None
+        self.server: LiveServer | None = None
         self.people: People | None = None
 
     def start(self) -> "LiveHub":
         pm = make_plugin_manager(self.settings)
         pm.register(SilentAudio(), name="test-audio")
         app = create_app(self.settings, pm=pm)
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                timeout_graceful_shutdown=1)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "the hub did not start"
-            time.sleep(0.02)
+        self.server = LiveServer(app, port=self.port).start()
         self.hub = app.state.hub
         if self.people is None:
             self.people = People(self.hub)
@@ -89,8 +78,7 @@ class LiveHub:
 
     def stop(self) -> None:
         if self.server is not None:
-            self.server.should_exit = True
-            self.thread.join(15)
+            self.server.stop()
             self.server = None
 
     # --- content --------------------------------------------------------------------------
@@ -108,8 +96,8 @@ class LiveHub:
         bid = response.json()["id"]
         assert self.api("POST", f"/api/v1/bulletins/{bid}/submit", "author").status_code == 200
         assert self.api("POST", f"/api/v1/bulletins/{bid}/approve", "approver").status_code == 200
-        wait_for(lambda: self.api("GET", f"/api/v1/bulletins/{bid}", "author").json()["render_status"] == "done",
-                 what=f"bulletin {bid} rendered")
+        wait_until(lambda: self.api("GET", f"/api/v1/bulletins/{bid}", "author").json()["render_status"] == "done",
+                   timeout=15, what=f"bulletin {bid} rendered")
         return bid
 
     def uploaded_audio(self, commune: str, seconds: float) -> str:
@@ -142,16 +130,6 @@ class LiveHub:
         with self.hub.store.reader() as session:
             return list(session.scalars(select(PlayReport).where(
                 PlayReport.device_id == self.people.ids[device]).order_by(PlayReport.started_at)))
-
-
-def wait_for(predicate, *, timeout: float = 15.0, what: str = "a condition") -> None:
-    """Poll ``predicate`` until true; generous bounds, since only the behaviour is under test."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import subprocess
 import sys
 
 from hub.models import Device
-from tests.agent.conftest import ROOT_DIR, player_command, wait_for
+from hub.testing import wait_until
+from tests.agent.conftest import ROOT_DIR, player_command
 
 
 def test_runs_from_environment_settings_and_stops_cleanly_on_sigterm(live_hub, player_log, tmp_path):
@@ -23,9 +24,9 @@ def test_runs_from_environment_settings_and_stops_cleanly_on_sigterm(live_hub, p
             with live_hub.hub.store.reader() as session:
                 return session.get(Device, live_hub.people.ids["loa-1"])
 
-        wait_for(lambda: seen().last_seen is not None, timeout=20, what="a heartbeat from the agent")
+        wait_until(lambda: seen().last_seen is not None, timeout=20, what="a heartbeat from the agent")
         assert (seen().status, seen().volume) == ("idle", 35)
-        wait_for(lambda: (tmp_path / "cache" / "manifest.json").exists(), what="the manifest saved")
+        wait_until(lambda: (tmp_path / "cache" / "manifest.json").exists(), timeout=15, what="the manifest saved")
         proc.send_signal(signal.SIGTERM)
         output = proc.communicate(timeout=20)[0].decode()
     finally:

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 
 from hub.app import create_app
 from hub.plugins import make_plugin_manager
+from hub.testing import QuickMedia
 from tests.conftest import People, bulletin_payload
-from tests.fakes import QuickMedia
 
 
 class Desk:

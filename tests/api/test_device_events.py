@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import queue
 import threading
-import time
 
 import httpx
 
 from hub.app import create_app
 from hub.plugins import make_plugin_manager
-from tests.conftest import LiveServer, People, bulletin_payload
-from tests.fakes import QuickMedia
+from hub.testing import LiveServer, QuickMedia, wait_until
+from tests.conftest import People, bulletin_payload
 
 
 def _listen(url: str, headers: dict, out: queue.Queue, stop: threading.Event) -> None:
@@ -69,16 +68,18 @@ def test_events_announce_an_emergency_for_this_device_only(settings):
                 if kind == "manifest" and etag != first_a:
                     break
             # Audio and slides are two jobs, so a second event may follow the first: once both are
-            # done, the newest event must match what a fetch returns.
-            deadline = time.monotonic() + 15
-            while http.get(f"/api/v1/bulletins/{bid}", headers=author).json()["render_status"] != "done":
-                assert time.monotonic() < deadline, "rendering did not finish"
-                time.sleep(0.05)
-            time.sleep(1.0)  # the watcher's next pass
-            while not events_a.empty():
-                kind, etag, pushed = events_a.get_nowait()
+            # done, the newest event must come to match what a fetch returns.
+            wait_until(lambda: http.get(f"/api/v1/bulletins/{bid}", headers=author).json()["render_status"] == "done",
+                       timeout=15, what="both render jobs done")
             r = http.get("/api/v1/device/manifest", headers=speaker_a)
-            assert r.headers["etag"] == etag
+
+            def caught_up() -> bool:
+                nonlocal etag, pushed
+                while not events_a.empty():
+                    _, etag, pushed = events_a.get_nowait()
+                return etag == r.headers["etag"]
+
+            wait_until(caught_up, timeout=10, what=f"an event with the fetched etag {r.headers['etag']}")
             assert any(i["bulletin_id"] == bid for i in r.json()["items"])
             # The event carried the same manifest, so a device need not fetch it.
             assert pushed["items"] == r.json()["items"] and pushed["device"] == people.ids["loa-a"]

@@ -6,14 +6,14 @@ import hashlib
 import json
 import os
 import sqlite3
-import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
 import pytest
 
 from hub.cli import main as hub_cli
-from tests.conftest import ServerProcess
+from hub.testing import ServerProcess, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -21,6 +21,17 @@ pytestmark = pytest.mark.slow
 def _cli_json(capsys, *args: str) -> dict:
     assert hub_cli(list(args)) == 0
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def _running_job(db: Path, pid: int) -> tuple[int, str] | None:
+    """(job id, bulletin id) of a job running under a lease held by process ``pid``, if there is one."""
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
+        rows = conn.execute("SELECT id, bulletin_id, lease_owner FROM jobs WHERE status = 'running'").fetchall()
+    for job, bid, owner in rows:
+        # A lease owner reads host:pid:nonce (hub/pipeline.py).
+        if owner and owner.rsplit(":", 2)[-2] == str(pid):
+            return job, bid
+    return None
 
 
 def test_kill_9_mid_render_loses_nothing(tmp_path: Path, monkeypatch, capsys):
@@ -55,28 +66,30 @@ def test_kill_9_mid_render_loses_nothing(tmp_path: Path, monkeypatch, capsys):
             for bid in ids:
                 r = http.post(f"/api/v1/bulletins/{bid}/approve", headers={"Authorization": f"Bearer {approver}"})
                 assert r.status_code == 200, r.text
-        # Wait until a render is under way, then kill the server without any chance to clean up.
+        # Wait until the server holds a job's lease and the slow renderer has begun that job, then kill
+        # the server without any chance to clean up.
+        killed_pid = server.proc.pid
         runs = data / "slow-runs.log"
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not (runs.exists() and "start" in runs.read_text()):
-            time.sleep(0.05)
-        assert runs.exists(), "no render started"
-        time.sleep(0.3)
+
+        def rendering() -> tuple[int, str] | None:
+            job = _running_job(data / "hub.db", killed_pid)
+            return job if job and f"start {job[1]} {killed_pid}\n" in runs.read_text() else None
+
+        cut_job, cut_bulletin = wait_until(rendering, timeout=20, what="a render running in the server")
         server.kill()
-        assert runs.read_text().count("start") > runs.read_text().count("end"), "the kill did not land mid-render"
+        assert f"end {cut_bulletin} {killed_pid}\n" not in runs.read_text(), "the kill did not land mid-render"
 
         server = ServerProcess(env, port=server.port).start()
-        deadline = time.monotonic() + 60
-        statuses: dict[str, str] = {}
         with httpx.Client(base_url=server.url, timeout=10) as http:
-            while time.monotonic() < deadline:
+
+            def all_done() -> bool:
                 statuses = {bid: http.get(f"/api/v1/bulletins/{bid}",
                                           headers={"Authorization": f"Bearer {author}"}).json()["render_status"]
                             for bid in ids}
-                if set(statuses.values()) == {"done"}:
-                    break
-                time.sleep(0.2)
-            assert set(statuses.values()) == {"done"}, statuses
+                assert set(statuses.values()) == {"done"}, statuses
+                return True
+
+            wait_until(all_done, timeout=60, what="every bulletin rendered after the restart", interval=0.2)
             for bid in ids:
                 artifacts = http.get(f"/api/v1/bulletins/{bid}/artifacts",
                                      headers={"Authorization": f"Bearer {author}"}).json()
@@ -85,12 +98,13 @@ def test_kill_9_mid_render_loses_nothing(tmp_path: Path, monkeypatch, capsys):
     finally:
         server.stop()
 
-    with sqlite3.connect(data / "hub.db") as db:
+    with closing(sqlite3.connect(data / "hub.db")) as db:
         per_job = db.execute("SELECT job_id, COUNT(*) FROM artifacts GROUP BY job_id").fetchall()
         assert len(per_job) == 4 and all(count == 1 for _, count in per_job)
         assert db.execute("SELECT COUNT(*) FROM jobs WHERE status = 'done'").fetchone()[0] == 4
-        # The interrupted job was claimed again: some job shows more than one attempt.
-        assert db.execute("SELECT MAX(attempts) FROM jobs").fetchone()[0] >= 2
+        # The job the kill cut short was claimed again, and the restarted server finished it.
+        assert db.execute("SELECT attempts FROM jobs WHERE id = ?", (cut_job,)).fetchone()[0] >= 2
+    assert f"end {cut_bulletin} {server.proc.pid}\n" in runs.read_text()
     # Every file under a final name holds exactly the bytes its name promises (temporary files aside).
     for path in (data / "media").rglob("*"):
         if path.is_file() and not path.name.startswith(".tmp-"):
@@ -118,16 +132,14 @@ def test_separate_worker_process_renders_what_serve_enqueues(tmp_path: Path, mon
                             json={"title": "t", "body": "b", "targets": ["X1"]}).json()["id"]
             http.post(f"/api/v1/bulletins/{bid}/submit", headers=author)
             http.post(f"/api/v1/bulletins/{bid}/approve", headers=approver)
-            time.sleep(1.0)
             assert http.get(f"/api/v1/bulletins/{bid}", headers=author).json()["render_status"] == "queued"
             worker = subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env={**os.environ, **env},
                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                if http.get(f"/api/v1/bulletins/{bid}", headers=author).json()["render_status"] == "done":
-                    break
-                time.sleep(0.1)
-            assert http.get(f"/api/v1/bulletins/{bid}", headers=author).json()["render_status"] == "done"
+            wait_until(lambda: http.get(f"/api/v1/bulletins/{bid}", headers=author).json()["render_status"] == "done",
+                       timeout=30, what="the worker process to render the bulletin")
+        # Every render ran in the worker, none in serve (the slow renderer logs its process id).
+        runs = (data / "slow-runs.log").read_text().splitlines()
+        assert runs and {line.split()[2] for line in runs} == {str(worker.pid)}, runs
     finally:
         server.stop()
         if worker is not None:

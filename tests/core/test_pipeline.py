@@ -14,6 +14,7 @@ from hub.app import create_app
 from hub.models import Artifact, Job, utcnow
 from hub.plugin_types import RenderedMedia, Renderer
 from hub.plugins import make_plugin_manager
+from hub.testing import wait_until
 from tests.conftest import People, bulletin_payload
 
 
@@ -165,14 +166,8 @@ def test_emergency_jobs_are_claimed_first(make_client):
 def test_worker_threads_render_in_the_background(make_client):
     client = make_client(Flaky(failures=0), workers=2, job_poll_s=0.05)
     _, bid, author = _approved(client)
-    import time
-
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if client.get(f"/api/v1/bulletins/{bid}", headers=author).json()["render_status"] == "done":
-            break
-        time.sleep(0.05)
-    assert client.get(f"/api/v1/bulletins/{bid}", headers=author).json()["render_status"] == "done"
+    wait_until(lambda: client.get(f"/api/v1/bulletins/{bid}", headers=author).json()["render_status"] == "done",
+               timeout=15, what="a worker thread to render the bulletin")
 
 
 def test_media_store_writes_atomically(tmp_path):

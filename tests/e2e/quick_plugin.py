@@ -1,4 +1,4 @@
-"""A test plugin loaded by name through HUB_EXTRA_PLUGINS: real MP3 tones (tests/fakes.py), made in a blink.
+"""A test plugin loaded by name through HUB_EXTRA_PLUGINS: real MP3 tones (hub.testing.QuickMedia), made in a blink.
 
 The length comes from HUB_TEST_AUDIO_S: long enough for an emergency to cut into a programme,
 short enough to keep the fleet test brief.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from hub import hookimpl
-from tests.fakes import QuickMedia
+from hub.testing import QuickMedia
 
 _quick = QuickMedia(seconds=float(os.environ.get("HUB_TEST_AUDIO_S", "6")))
 

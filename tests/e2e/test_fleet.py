@@ -27,8 +27,8 @@ import httpx
 import pytest
 
 from hub.cli import main as hub_cli
+from hub.testing import ServerProcess, wait_until
 from tests.agent.conftest import PlayerLog, player_command
-from tests.conftest import ServerProcess
 
 pytestmark = pytest.mark.slow
 
@@ -85,12 +85,8 @@ class Speaker:
 
 
 def until(predicate, deadline: float, what: str) -> None:
-    """Poll until ``predicate()`` holds; ``deadline`` is wall-clock seconds (the scenario runs on the clock)."""
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    """Wait for ``predicate()``; ``deadline`` is wall-clock seconds, since the scenario runs on the clock."""
+    wait_until(predicate, timeout=deadline - time.time(), what=what)
 
 
 def next_slot(lead_s: float) -> datetime:
@@ -242,6 +238,7 @@ def test_fleet_on_time_emergency_and_hub_kill(tmp_path: Path, monkeypatch, capsy
         assert all(abs(offset) <= ON_TIME_S for offset in offsets.values()), offsets
 
         # 2. An emergency for A, approved while the programme plays, cuts in on A's loudspeakers only.
+        # Approved 1.5 s into the programme, a moment of the scenario (the cut is checked below).
         time.sleep(max(0.0, t0.timestamp() + 1.5 - time.time()))
         approved = time.time()
         api.approve(alert)

@@ -6,7 +6,6 @@ import argparse
 import hashlib
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -18,11 +17,12 @@ from hub.app import create_app
 from hub.errors import Conflict, Invalid
 from hub.models import Bulletin, Source, User
 from hub.runtime import Hub
+from hub.testing import free_port, wait_until
 from hub_ingest import cli
 from hub_ingest.feeds import add_source, list_sources, poll_once
 from hub_ingest.settings import IngestSettings
 from hub_ingest.text import TRUNCATION_NOTE, html_to_text
-from tests.conftest import People, free_port
+from tests.conftest import People
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 
@@ -250,9 +250,7 @@ def test_the_app_lifespan_runs_the_poller(settings, server, monkeypatch):
         hub = client.app.state.hub
         People(hub).commune("LS01")
         source = add(hub, f"{server.url}/rss2.xml", "LS01")
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and len(bulletins(hub, source["id"])) < 2:
-            time.sleep(0.1)
+        wait_until(lambda: len(bulletins(hub, source["id"])) >= 2, timeout=20, what="the poller to import the feed")
         assert len(bulletins(hub, source["id"])) == 2
     # The lifespan stopped the thread with the app.
     assert not [t for t in threading.enumerate() if t.name == "hub-ingest-poller" and t.is_alive()]
