@@ -1,9 +1,94 @@
-"""media."""
+"""Media: uploaded files the hub airs — a bulletin's own recording, programme audio for playlists.
+
+The file itself is already in the media store (``hub.media.put`` / ``put_file``) when these run:
+they record who brought it and what it is, and for a recording make the bulletin's new revision
+in the same transaction. The cheap checks are offered on their own too (:meth:`check_may_edit`,
+:meth:`upload_commune`), so a route can refuse a caller before it decodes a large upload; the
+writes check again.
+"""
 
 from __future__ import annotations
 
-from hub.services import Service
+from contextlib import nullcontext
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from hub import bulletins as domain
+from hub.auth import Principal
+from hub.errors import Conflict, Forbidden, NotFound
+from hub.models import Commune, MediaObject
+from hub.plugin_types import RenderedMedia
+from hub.services import Service, Transaction
 
 
 class MediaService(Service):
-    pass
+    # --- a bulletin's recording -------------------------------------------------------------------
+
+    def check_may_edit(self, principal: Principal, bulletin_id: str) -> None:
+        """Raise unless this principal may change the bulletin (NotFound, Conflict, Forbidden)."""
+        with self.reading() as session:
+            bulletin = domain.visible(session, principal, bulletin_id)
+            if bulletin.status == "withdrawn":
+                raise Conflict("cannot edit a bulletin that is withdrawn")
+            principal.require("admin", "editor", "operator")
+            if principal.role not in ("admin", "editor") and bulletin.author_id != principal.id:
+                raise Forbidden("only the author or an editor may change this bulletin")
+
+    def record_recording(self, principal: Principal, bulletin_id: str, sha256: str, mime: str, duration_s: float,
+                         *, tx: Transaction | None = None) -> dict[str, Any]:
+        """Air the stored file ``sha256`` instead of synthesised speech: a new revision, to be approved.
+
+        :returns: the bulletin's view.
+        """
+        with self.transaction(tx) as t:
+            if t.session.get(MediaObject, sha256) is None:
+                path = self.hub.media.path(sha256)
+                if path is None:
+                    raise NotFound(f"media {sha256} is not in the media store")
+                t.session.add(MediaObject(sha256=sha256, bytes=path.stat().st_size, mime=mime,
+                                          meta={"duration_s": round(duration_s, 3), "role": "recording"},
+                                          uploaded_by=principal.id))
+            return self.services.bulletins.edit(principal, bulletin_id, {"recording_sha256": sha256}, tx=t)
+
+    def remove_recording(self, principal: Principal, bulletin_id: str, *,
+                         tx: Transaction | None = None) -> dict[str, Any]:
+        """Back to synthesised speech: a new revision without the recording."""
+        return self.services.bulletins.edit(principal, bulletin_id, {"recording_sha256": None}, tx=tx)
+
+    # --- programme audio --------------------------------------------------------------------------
+
+    def require_commune(self, principal: Principal, code: str, *, session: Session | None = None) -> None:
+        """NotFound for a commune that does not exist or that this principal may not see."""
+        with self.reading() if session is None else nullcontext(session) as s:
+            if s.get(Commune, code) is None or not principal.sees_commune(code):
+                raise NotFound(f"unknown commune: {code}")
+
+    def upload_commune(self, principal: Principal, commune: str | None, *,
+                       session: Session | None = None) -> str | None:
+        """The commune an upload belongs to (an operator's own by default), after checking that
+        this principal may upload for it; None: for every commune."""
+        principal.require("admin", "editor", "operator")
+        if principal.role == "operator":
+            commune = commune or principal.commune
+        if commune is not None:
+            self.require_commune(principal, commune, session=session)
+        return commune
+
+    def record_upload(self, principal: Principal, sha256: str, media: RenderedMedia, commune: str | None,
+                      title: str | None, *, tx: Transaction | None = None) -> dict[str, Any]:
+        """Record programme audio already in the media store (the same file twice: the first record).
+
+        :returns: ``{"sha256", "url", "bytes", "mime", "commune", "meta"}``; ``meta`` holds the
+            plugin's fields and the declared ones (``duration_s``) as the renderer gave them.
+        """
+        with self.transaction(tx) as t:
+            commune = self.upload_commune(principal, commune, session=t.session)
+            row = t.session.get(MediaObject, sha256)
+            if row is None:
+                row = MediaObject(sha256=sha256, bytes=len(media.data), mime=media.mime,
+                                  meta={**media.meta, **media.declared(), "title": title}, uploaded_by=principal.id,
+                                  commune=commune)
+                t.session.add(row)
+            return {"sha256": sha256, "url": f"/media/{sha256}", "bytes": row.bytes, "mime": row.mime,
+                    "commune": row.commune, "meta": dict(row.meta or {})}

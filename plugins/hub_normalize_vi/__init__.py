@@ -7,11 +7,13 @@ and drops web-page clutter and bylines. See docs/speech-normaliser.md.
 
 from __future__ import annotations
 
+import functools
+import logging
 from pathlib import Path
 from typing import Annotated, Any, Iterable
 
 from pydantic import field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from hub import hookimpl
 from hub.plugin_types import TextNormalizer
@@ -22,7 +24,7 @@ from .lexicon import Lexicon, LexiconError, load_lexicon
 __all__ = [
     "Lexicon",
     "LexiconError",
-    "SpeechSettings",
+    "NormalizeSettings",
     "build_steps",
     "hub_register_text_normalizers",
     "load_lexicon",
@@ -30,10 +32,20 @@ __all__ = [
 ]
 
 
-class SpeechSettings(BaseSettings):
-    """Settings of the Vietnamese normaliser, read from ``HUB_SPEECH_*``."""
+log = logging.getLogger(__name__)
 
-    model_config = SettingsConfigDict(env_prefix="HUB_SPEECH_", extra="ignore")
+#: The normaliser's settings were once named ``HUB_SPEECH_*`` (now the speech plugin's prefix);
+#: ``HUB_SPEECH_LEXICON`` still works here, for now.
+FORMER_PREFIX = "HUB_SPEECH_"
+
+
+class NormalizeSettings(BaseSettings):
+    """Settings of the Vietnamese normaliser, read from ``HUB_NORMALIZE_*``.
+
+    The former name ``HUB_SPEECH_LEXICON`` is still read, below the new one, with a warning.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="HUB_NORMALIZE_", extra="ignore")
 
     #: Extra lexicon files (comma-separated in the environment), applied after the built-in one.
     lexicon: Annotated[list[Path], NoDecode] = []
@@ -44,6 +56,37 @@ class SpeechSettings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only this class's fields are read under the former prefix: the speech plugin's own
+        # HUB_SPEECH_* settings are not mistaken for old names.
+        return (init_settings, env_settings, _FormerNames(settings_cls, env_prefix=FORMER_PREFIX), dotenv_settings,
+                file_secret_settings)
+
+
+class _FormerNames(EnvSettingsSource):
+    """``HUB_SPEECH_LEXICON``: read so that existing deployments keep their lexicon, and named in the log."""
+
+    def __call__(self) -> dict[str, Any]:
+        found = super().__call__()
+        for name in found:
+            _renamed(f"{FORMER_PREFIX}{name.upper()}", f"HUB_NORMALIZE_{name.upper()}")
+        return found
+
+
+@functools.cache
+def _renamed(old: str, new: str) -> None:
+    # Once per process: the settings are read for every text spoken.
+    log.warning("%s is deprecated and will be removed: rename it to %s (the new name wins when both are set)",
+                old, new)
 
 
 def build_steps(lexicon_paths: Iterable[str | Path] = ()) -> list[TextNormalizer]:
@@ -73,6 +116,6 @@ def normalize(text: str, lexicon_paths: Iterable[str | Path] = ()) -> str:
 
 @hookimpl
 def hub_register_text_normalizers(settings: Any) -> list[TextNormalizer]:
-    """Register the Vietnamese steps; extra lexicon files come from ``HUB_SPEECH_LEXICON``."""
-    speech = settings if isinstance(settings, SpeechSettings) else SpeechSettings()
-    return build_steps(speech.lexicon)
+    """Register the Vietnamese steps; extra lexicon files come from ``HUB_NORMALIZE_LEXICON``."""
+    own = settings if isinstance(settings, NormalizeSettings) else NormalizeSettings()
+    return build_steps(own.lexicon)

@@ -47,7 +47,7 @@ def _read(path: Path) -> dict[str, dict[str, str]]:
     try:
         stat = path.stat()
     except FileNotFoundError:
-        raise LexiconError(f"speech lexicon {path} does not exist (check HUB_SPEECH_LEXICON)") from None
+        raise LexiconError(f"speech lexicon {path} does not exist (check HUB_NORMALIZE_LEXICON)") from None
     except OSError as exc:
         raise LexiconError(f"speech lexicon {path} cannot be read: {exc}") from None
     # The hook runs for every text spoken; a file is parsed again only when it changes.
@@ -60,7 +60,7 @@ def _parse(name: str, mtime_ns: int, size: int) -> dict[str, dict[str, str]]:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except FileNotFoundError:
-        raise LexiconError(f"speech lexicon {path} does not exist (check HUB_SPEECH_LEXICON)") from None
+        raise LexiconError(f"speech lexicon {path} does not exist (check HUB_NORMALIZE_LEXICON)") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise LexiconError(f"speech lexicon {path} cannot be read: {exc}") from None
     if data is None:

@@ -1,8 +1,9 @@
 """Speech renderer: bulletin text (or an uploaded recording) to a broadcast-ready MP3.
 
 Text goes through every registered normaliser step, then the TTS engine chain
-(``HUB_TTS_ENGINES``, falling through on failure), then mastering to EBU R128 (−16 LUFS,
-≤ −1.5 dBTP) with a synthesised chime. Settings: ``HUB_AUDIO_*`` (:class:`AudioSettings`).
+(``HUB_TTS_ENGINES``, by default gtts then espeak, falling through on failure), then mastering to
+EBU R128 (−16 LUFS, ≤ −1.5 dBTP) with a synthesised chime. Settings: ``HUB_SPEECH_*``
+(:class:`SpeechSettings`; the former names ``HUB_AUDIO_*`` still work, with a warning).
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from typing import Any
 
 from hub import hookimpl
 from hub.plugin_types import Renderer
-from hub_speech.audio import MASTERING_VERSION, AudioSettings
-from hub_speech.chain import SpeechUnavailable, normalize_text
+from hub_speech.audio import MASTERING_VERSION, SpeechSettings
+from hub_speech.chain import DEFAULT_ENGINES, SpeechUnavailable, normalize_text
 from hub_speech.renderer import process_upload, render, synthesize_to_mp3
 
 __version__ = "1.0.0"
 __all__ = [
-    "AudioSettings", "SpeechUnavailable", "normalize_text", "process_upload", "render", "synthesize_to_mp3",
+    "DEFAULT_ENGINES", "SpeechSettings", "SpeechUnavailable", "normalize_text", "process_upload", "render",
+    "synthesize_to_mp3",
 ]
 
 
@@ -43,17 +45,17 @@ def _say(args, settings) -> int:
     import sys
     from pathlib import Path
 
-    from hub.plugins import RegistrationCache, make_plugin_manager
+    from hub.plugin_api import plugin_hooks
 
     text = sys.stdin.read() if args.text == "-" else args.text
-    hook = RegistrationCache(make_plugin_manager(settings).hook)
     try:
-        media = synthesize_to_mp3(hook, settings, text, voice=args.voice)
+        media = synthesize_to_mp3(plugin_hooks(settings), settings, text, voice=args.voice)
     except SpeechUnavailable as exc:
         print(f"hub say: {exc}", file=sys.stderr)
         return 1
     Path(args.output).write_bytes(media.data)
-    print(json.dumps({"output": args.output, **{k: media.meta.get(k) for k in (
+    shown = {**media.meta, "duration_s": media.duration_s}
+    print(json.dumps({"output": args.output, **{k: shown.get(k) for k in (
         "spoken_text", "engine", "voice", "fallback", "duration_s", "loudness_lufs", "true_peak_dbtp")}},
         ensure_ascii=False))
     return 0

@@ -8,6 +8,7 @@ around −17.5 LUFS (see docs/audio.md). Every result is measured on the final M
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +41,17 @@ SILENT_LUFS = -69.9
 _OVERSAMPLE = 4
 
 
-class AudioSettings(BaseSettings):
-    """Audio post-processing, read from ``HUB_AUDIO_*``."""
+#: The speech plugin's settings were once named ``HUB_AUDIO_*``; those names still work, for now.
+FORMER_PREFIX = "HUB_AUDIO_"
 
-    model_config = SettingsConfigDict(env_prefix="HUB_AUDIO_", extra="ignore")
+
+class SpeechSettings(BaseSettings):
+    """The speech plugin's settings (pauses, mastering, uploads), read from ``HUB_SPEECH_*``.
+
+    The former names ``HUB_AUDIO_*`` are still read, below the new ones, with a warning.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="HUB_SPEECH_", extra="ignore")
 
     #: Integrated loudness of the finished MP3 (EBU R128), LUFS.
     target_lufs: float = Field(default=-16.0, ge=-36.0, le=-8.0)
@@ -96,6 +104,35 @@ class AudioSettings(BaseSettings):
     def mastering_key(self) -> dict[str, object]:
         """The settings that change the finished file (not the ones that only change speed)."""
         return self.model_dump(exclude={"synth_workers", "max_recording_s", "tolerance_lu"})
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _FormerNames(settings_cls, env_prefix=FORMER_PREFIX), dotenv_settings,
+                file_secret_settings)
+
+
+class _FormerNames(EnvSettingsSource):
+    """``HUB_AUDIO_*``: read so that existing deployments keep their settings, and named in the log."""
+
+    def __call__(self) -> dict[str, object]:
+        found = super().__call__()
+        for name in found:
+            _renamed(f"{FORMER_PREFIX}{name.upper()}", f"HUB_SPEECH_{name.upper()}")
+        return found
+
+
+@functools.cache
+def _renamed(old: str, new: str) -> None:
+    # Once per process: the settings are read for every render.
+    log.warning("%s is deprecated and will be removed: rename it to %s (the new name wins when both are set)",
+                old, new)
 
 
 @dataclass(frozen=True)
@@ -179,7 +216,7 @@ def _db_to_lin(db: float) -> float:
     return 10 ** (db / 20)
 
 
-def _pre_chain(audio: AudioSettings, pre_gain_db: float) -> str:
+def _pre_chain(audio: SpeechSettings, pre_gain_db: float) -> str:
     """Mono float, level to a working reference, optional horn EQ and speech leveller."""
     parts = [
         "aformat=sample_fmts=flt:channel_layouts=mono",
@@ -196,7 +233,7 @@ def _pre_chain(audio: AudioSettings, pre_gain_db: float) -> str:
     return ",".join(parts)
 
 
-def _voice_chain(audio: AudioSettings, gain_db: float, ceiling_db: float) -> str:
+def _voice_chain(audio: SpeechSettings, gain_db: float, ceiling_db: float) -> str:
     """Gain into a true-peak-aware limiter, back to the output rate."""
     rate = audio.sample_rate
     # Fast release shapes only the loudest pitch pulses; a slow one would duck whole syllables
@@ -209,12 +246,12 @@ def _voice_chain(audio: AudioSettings, gain_db: float, ceiling_db: float) -> str
     )
 
 
-def _fmt(audio: AudioSettings) -> str:
+def _fmt(audio: SpeechSettings) -> str:
     return f"aresample={audio.sample_rate},aformat=sample_fmts=flt:sample_rates={audio.sample_rate}:channel_layouts=mono"
 
 
 def _graph(
-    audio: AudioSettings,
+    audio: SpeechSettings,
     pre_gain_db: float,
     gains: list[float],
     ceiling_db: float,
@@ -270,7 +307,7 @@ CANDIDATE_WINDOW_S = 40.0
 
 def master(
     source: Path,
-    audio: AudioSettings,
+    audio: SpeechSettings,
     work_dir: Path,
     *,
     bookends: tuple[Path, Path] | None,
@@ -348,7 +385,7 @@ def master(
 
 def _encode(
     source: Path,
-    audio: AudioSettings,
+    audio: SpeechSettings,
     pre_gain: float,
     gain: float,
     ceiling: float,
@@ -382,7 +419,7 @@ def duration_of(path: Path) -> float:
     return round(float(value), 3) if value not in (None, "N/A") else 0.0
 
 
-def check_upload(path: Path, audio: AudioSettings) -> tuple[str, float]:
+def check_upload(path: Path, audio: SpeechSettings) -> tuple[str, float]:
     """Say what an upload is by decoding it (never by its name); ValueError if it will not do."""
     if not path.is_file() or path.stat().st_size == 0:
         raise ValueError("the recording is empty")

@@ -53,3 +53,16 @@ class FileCache:
         atomic_write(base.with_suffix("." + suffix), data)
         sidecar = {**meta, "suffix": suffix}
         atomic_write(base.with_suffix(".json"), json.dumps(sidecar, ensure_ascii=False).encode("utf-8"))
+
+    def discard(self, key: str) -> None:
+        """Forget an entry (the sidecar first, so a reader never sees it half gone)."""
+        base = self._base(key)
+        sidecar = base.with_suffix(".json")
+        try:
+            meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta = None
+        suffix = meta.get("suffix") if isinstance(meta, dict) else None
+        sidecar.unlink(missing_ok=True)
+        if isinstance(suffix, str) and suffix:
+            base.with_suffix("." + suffix).unlink(missing_ok=True)

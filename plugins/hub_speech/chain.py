@@ -1,10 +1,17 @@
-"""From text to one voice recording: the normaliser chain, the TTS engine chain and its cache."""
+"""From text to one voice recording, in the order the work is done.
+
+normalise (every registered step) → plan (engine-sized pieces and their pauses) → speak each
+piece with the first engine in the chain that can, through the piece cache (a :class:`Take`)
+→ join the pieces into one WAV. Mastering (audio.py) takes it from there; renderer.py runs the
+steps. Nothing here calls back into its caller.
+"""
 
 from __future__ import annotations
 
 import io
 import logging
 import re
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +21,7 @@ from pydub import AudioSegment
 from pydub.silence import detect_leading_silence
 
 from hub.plugin_types import TextNormalizer, TTSEngine, TTSError
-from hub_speech.audio import AudioSettings
+from hub_speech.audio import SpeechSettings
 from hub_speech.cache import FileCache, cache_key
 
 log = logging.getLogger(__name__)
@@ -66,11 +73,13 @@ def speech_text(title: str, body: str) -> str:
 
 @dataclass(frozen=True)
 class Piece:
+    """A stretch of spoken text short enough for an engine, and the silence after it."""
+
     text: str
     pause_after_ms: int
 
 
-def plan(spoken: str, audio: AudioSettings, *, has_title: bool) -> list[Piece]:
+def plan(spoken: str, audio: SpeechSettings, *, has_title: bool) -> list[Piece]:
     """Cut normalised text into engine-sized pieces with the pauses between them."""
     paras = [p for p in spoken.split("\n\n") if p.strip()]
     pieces: list[Piece] = []
@@ -116,24 +125,59 @@ def _split_long(sentence: str, limit: int) -> list[str]:
 
 # --- Engines -------------------------------------------------------------------------------------
 
+#: The voice chain when ``HUB_TTS_ENGINES`` names none: Google's voice, then the offline one.
+DEFAULT_ENGINES = ("gtts", "espeak")
 
-@dataclass
-class Voice:
-    """One voice recording of a whole text, ready for mastering."""
+
+@dataclass(frozen=True)
+class EngineChain:
+    """The engines to try, in order, and a note for each name that no plugin registers."""
+
+    names: tuple[str, ...]
+    engines: tuple[TTSEngine, ...]
+    missing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One piece as an engine spoke it, or as the piece cache kept it."""
+
+    audio: bytes
+    #: Container of ``audio``, as the engine said: "wav" or "mp3".
+    format: str
+    voice: str | None
+    #: The decoded, trimmed audio, when the piece was spoken just now (it was decoded to check it).
+    segment: AudioSegment | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Take:
+    """Every piece of a text in one engine's voice, not yet joined: what the chain hands on."""
 
     engine: str
     engine_version: str
-    voice: str
-    wav: bytes
+    pieces: tuple[Piece, ...]
     #: Cache keys of the pieces, in order: together they identify the recording.
-    keys: list[str]
-    #: Why engines earlier in the chain were not used, e.g. ``["gtts: unavailable"]``.
-    skipped: list[str] = field(default_factory=list)
+    keys: tuple[str, ...]
+    clips: tuple[Clip, ...]
+    #: Why engines earlier in the chain were not used, e.g. ``("gtts: unavailable",)``.
+    skipped: tuple[str, ...] = ()
+    #: Distinct pieces the engine spoke for this take; the others came from the cache.
     synthesized: int = 0
 
+    @property
+    def voice(self) -> str | None:
+        voices = {clip.voice for clip in self.clips}
+        return next(iter(voices)) if len(voices) == 1 else ",".join(sorted(v for v in voices if v))
 
-def engine_chain(hook: Any, settings: Any) -> tuple[list[TTSEngine], list[str]]:
-    """The engines named in ``tts_engines``, in order, and notes on names that are not registered."""
+
+def engine_names(settings: Any) -> tuple[str, ...]:
+    """``HUB_TTS_ENGINES``, or this plugin's default order when it names none."""
+    return tuple(getattr(settings, "tts_engines", None) or DEFAULT_ENGINES)
+
+
+def engine_chain(hook: Any, settings: Any) -> EngineChain:
+    """The registered engines named in ``HUB_TTS_ENGINES``, in that order."""
     registered: dict[str, TTSEngine] = {}
     for result in hook.hub_register_tts_engines(settings=settings):
         for engine in result or []:
@@ -141,41 +185,41 @@ def engine_chain(hook: Any, settings: Any) -> tuple[list[TTSEngine], list[str]]:
                 log.warning("two TTS engines are named %r; using the first", engine.name)
                 continue
             registered[engine.name] = engine
-    chain, skipped = [], []
-    for name in settings.tts_engines:
+    names = engine_names(settings)
+    chain, missing = [], []
+    for name in names:
         if name in registered:
             chain.append(registered[name])
         else:
             log.warning("HUB_TTS_ENGINES names %r, but no plugin registers it (have: %s)", name, ", ".join(registered) or "none")
-            skipped.append(f"{name}: not installed")
-    return chain, skipped
+            missing.append(f"{name}: not installed")
+    return EngineChain(names=names, engines=tuple(chain), missing=tuple(missing))
 
 
-def piece_keys(engine: TTSEngine, pieces: list[Piece], voice: str | None, speed: float) -> list[str]:
-    return [
+def piece_keys(engine: TTSEngine, pieces: Sequence[Piece], voice: str | None, speed: float) -> tuple[str, ...]:
+    return tuple(
         cache_key(text=p.text, engine=engine.name, version=str(engine.version), voice=voice, speed=speed)
         for p in pieces
-    ]
+    )
 
 
 def speak(
     hook: Any,
     settings: Any,
-    pieces: list[Piece],
+    pieces: Sequence[Piece],
     *,
     voice: str | None,
-    audio: AudioSettings,
+    audio: SpeechSettings,
     cache_root: Path,
-    cached: Any = None,
-) -> Voice | Any:
-    """Walk the engine chain until one speaks every piece; identical pieces come from the cache.
+) -> Take:
+    """Walk the engine chain until one speaks every piece; a piece spoken before comes from the cache.
 
-    ``cached(engine, keys, skipped)`` may return a finished result for an engine before any
-    synthesis happens (the mastered-MP3 cache); that result is returned as is.
+    :raises SpeechUnavailable: no engine in the chain could speak the text.
     """
-    chain, skipped = engine_chain(hook, settings)
+    chain = engine_chain(hook, settings)
     cache = FileCache(cache_root)
-    for engine in chain:
+    skipped = list(chain.missing)
+    for engine in chain.engines:
         try:
             ready = engine.available()
         except Exception as exc:  # an availability probe must never take the chain down
@@ -184,13 +228,8 @@ def speak(
         if not ready:
             skipped.append(f"{engine.name}: unavailable")
             continue
-        keys = piece_keys(engine, pieces, voice, audio.speed)
-        if cached is not None:
-            hit = cached(engine, keys, list(skipped))
-            if hit is not None:
-                return hit
         try:
-            return _speak_with(engine, pieces, keys, voice, audio, cache, skipped)
+            return _take(engine, tuple(pieces), voice, audio, cache, tuple(skipped))
         except TTSError as exc:
             log.warning("TTS engine %r failed, trying the next: %s", engine.name, exc)
             skipped.append(f"{engine.name}: {exc}")
@@ -200,33 +239,35 @@ def speak(
             log.exception("TTS engine %r crashed; trying the next", engine.name)
             skipped.append(f"{engine.name}: crashed ({type(exc).__name__}: {exc})")
     tried = "; ".join(skipped) or "no engines configured"
-    raise SpeechUnavailable(f"no TTS engine could speak the text (HUB_TTS_ENGINES={','.join(settings.tts_engines)}): {tried}")
+    raise SpeechUnavailable(f"no TTS engine could speak the text (HUB_TTS_ENGINES={','.join(chain.names)}): {tried}")
 
 
-def _speak_with(
+def _take(
     engine: TTSEngine,
-    pieces: list[Piece],
-    keys: list[str],
+    pieces: tuple[Piece, ...],
     voice: str | None,
-    audio: AudioSettings,
+    audio: SpeechSettings,
     cache: FileCache,
-    skipped: list[str],
-) -> Voice:
-    found: dict[int, tuple[bytes, dict]] = {}
+    skipped: tuple[str, ...],
+) -> Take:
+    keys = piece_keys(engine, pieces, voice, audio.speed)
+    found: dict[int, Clip] = {}
     missing = []
     for n, key in enumerate(keys):
         hit = cache.get(key)
         if hit is None:
             missing.append(n)
         else:
-            found[n] = hit
+            found[n] = Clip(hit[0], hit[1]["format"], hit[1].get("voice"))
 
-    def synth(n: int) -> tuple[bytes, dict]:
+    def synth(n: int) -> Clip:
         result = engine.synthesize(pieces[n].text, voice=voice, speed=audio.speed)
         fmt = (result.format or "wav").lower()
-        meta = {"voice": result.voice, "format": fmt, "engine": engine.name}
-        cache.put(keys[n], result.audio, fmt, meta)
-        return result.audio, meta
+        # Decoded before it is cached: audio that does not decode is this engine failing, not a
+        # cache entry that would fail every later render.
+        segment = decode(result.audio, fmt)
+        cache.put(keys[n], result.audio, fmt, {"voice": result.voice, "format": fmt, "engine": engine.name})
+        return Clip(result.audio, fmt, result.voice, segment)
 
     # Distinct pieces only: a repeated sentence is spoken once.
     unique: dict[str, int] = {}
@@ -249,21 +290,40 @@ def _speak_with(
         for n in missing:
             found[n] = done[keys[n]]
 
-    segments = [_decode(found[n][0], found[n][1]["format"]) for n in range(len(pieces))]
-    wav = _join(segments, [p.pause_after_ms for p in pieces])
-    voices = {found[n][1].get("voice") for n in range(len(pieces))}
-    return Voice(
+    return Take(
         engine=engine.name,
         engine_version=str(engine.version),
-        voice=next(iter(voices)) if len(voices) == 1 else ",".join(sorted(v for v in voices if v)),
-        wav=wav,
+        pieces=pieces,
         keys=keys,
-        skipped=list(skipped),
+        clips=tuple(found[n] for n in range(len(pieces))),
+        skipped=skipped,
         synthesized=len(unique),
     )
 
 
-def _decode(data: bytes, fmt: str) -> AudioSegment:
+# --- Joining -------------------------------------------------------------------------------------
+
+
+def join(take: Take, cache_root: Path) -> bytes:
+    """The take as one mono WAV: each piece trimmed of the engine's own padding, then our pauses.
+
+    A piece from the cache that no longer decodes is removed from it, so the job's retry speaks
+    it again.
+    """
+    segments = []
+    for key, clip in zip(take.keys, take.clips):
+        if clip.segment is not None:
+            segments.append(clip.segment)
+            continue
+        try:
+            segments.append(decode(clip.audio, clip.format))
+        except Exception as exc:
+            FileCache(cache_root).discard(key)
+            raise RuntimeError(f"a cached piece of {take.engine} speech did not decode and was removed: {exc}") from exc
+    return _join(segments, [p.pause_after_ms for p in take.pieces])
+
+
+def decode(data: bytes, fmt: str) -> AudioSegment:
     segment = AudioSegment.from_file(io.BytesIO(data), format=fmt).set_channels(1)
     # Engines pad their output differently; trim it so the pauses we add are the pauses heard.
     start = detect_leading_silence(segment, silence_threshold=-50.0, chunk_size=5)

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydub import AudioSegment
 from pydub.generators import Sine
 
-from hub_speech.audio import AudioSettings, measure
+from hub_speech.audio import SpeechSettings, measure
 from hub_speech.cache import atomic_write
 
 # C5, E5, G5: a rising major triad opens a programme, the falling one closes it.
@@ -38,7 +38,7 @@ def _chime(notes: tuple[float, ...], rate: int) -> AudioSegment:
     return out
 
 
-def bookends(audio: AudioSettings, cache_dir: Path) -> tuple[Path, Path] | None:
+def bookends(audio: SpeechSettings, cache_dir: Path) -> tuple[Path, Path] | None:
     """WAV files to put before and after the voice (padding, chime, gap), made once and cached."""
     if not audio.chime and audio.pad_ms == 0:
         return None

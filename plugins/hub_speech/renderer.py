@@ -1,19 +1,26 @@
-"""The speech renderer, and the same work as plain functions for the API and the command line."""
+"""The speech renderer, and the same work as plain functions for the API and the command line.
+
+Speech is made in one direction: normalise the text → plan its pieces → speak each piece with
+the engine chain, through the piece cache (chain.py) → join and master it (audio.py), unless the
+mastered cache already holds that exact programme. Each step hands the next a value; none calls
+back.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import tempfile
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.plugin_types import CommuneInfo, RenderContext, RenderedMedia
-from hub_speech.audio import MASTERING_VERSION, AudioSettings, FFmpegError, check_upload, master
+from hub_speech.audio import MASTERING_VERSION, FFmpegError, SpeechSettings, check_upload, master
 from hub_speech.cache import FileCache, cache_key
-from hub_speech.chain import Voice, normalize_text, plan, speak, speech_text
+from hub_speech.chain import Take, join, normalize_text, plan, speak, speech_text
 from hub_speech.chime import bookends
 
 log = logging.getLogger(__name__)
@@ -25,7 +32,7 @@ MIME = "audio/mpeg"
 def render(ctx: RenderContext) -> list[RenderedMedia]:
     """One MP3 per distinct voice among the targeted communes (usually just one)."""
     bulletin = ctx.bulletin
-    audio = AudioSettings()
+    audio = SpeechSettings()
     province = ctx.province or getattr(ctx.settings, "province", "")
     when = bulletin.approved_at
     if bulletin.recording_sha256:
@@ -47,7 +54,7 @@ def render(ctx: RenderContext) -> list[RenderedMedia]:
             work_dir=ctx.work_dir / f"speech-{n}",
         )
         if len(groups) > 1:
-            media.meta["communes"] = [c.code for c in communes]
+            media = replace(media, communes=tuple(c.code for c in communes))
         out.append(media)
     return out
 
@@ -74,7 +81,7 @@ def synthesize_to_mp3(
     voice: str | None = None,
     title: str | None = None,
     tags: dict[str, str] | None = None,
-    audio: AudioSettings | None = None,
+    audio: SpeechSettings | None = None,
 ) -> RenderedMedia:
     """Speak arbitrary text to a finished MP3 (``hub say``); ``title`` is the ID3 title, not read aloud."""
     province = getattr(settings, "province", "")
@@ -83,7 +90,7 @@ def synthesize_to_mp3(
     with tempfile.TemporaryDirectory(prefix="hub-say-") as tmp:
         return _speak(
             hook, settings, spoken, has_title=False, voice=voice, tags=all_tags,
-            audio=audio or AudioSettings(), work_dir=Path(tmp),
+            audio=audio or SpeechSettings(), work_dir=Path(tmp),
         )
 
 
@@ -93,13 +100,13 @@ def process_upload(
     *,
     title: str | None = None,
     tags: dict[str, str] | None = None,
-    audio: AudioSettings | None = None,
+    audio: SpeechSettings | None = None,
 ) -> RenderedMedia:
     """Check an uploaded recording by decoding it, then master it like speech.
 
     :raises ValueError: the file is not MP3/WAV/M4A/OGG audio, is empty or silent, or is too long.
     """
-    audio = audio or AudioSettings()
+    audio = audio or SpeechSettings()
     path = Path(path)
     kind, source_duration = check_upload(path, audio)
     province = getattr(settings, "province", "")
@@ -113,7 +120,7 @@ def process_upload(
     }
     hit = store.get(key)
     if hit is not None:
-        return _media(hit[0], {**hit[1], **extra})
+        return _recording_media(hit[0], {**hit[1], **extra})
     with tempfile.TemporaryDirectory(prefix="hub-upload-") as tmp:
         try:
             done = master(path, audio, Path(tmp), bookends=_bookends(audio, settings), tags=all_tags)
@@ -126,10 +133,33 @@ def process_upload(
         "true_peak_dbtp": done.loudness.true_peak_dbtp, "source_duration_s": round(source_duration, 3),
     }
     store.put(key, done.data, "mp3", stored)
-    return _media(done.data, {**stored, **extra})
+    return _recording_media(done.data, {**stored, **extra})
 
 
 # --- Shared -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Programme:
+    """A finished MP3 of speech, how it measures and whose voice it is: what the mastered cache keeps."""
+
+    data: bytes
+    duration_s: float
+    loudness_lufs: float | None
+    true_peak_dbtp: float | None
+    engine: str
+    engine_version: str
+    voice: str | None
+
+    def sidecar(self) -> dict[str, Any]:
+        return {"duration_s": self.duration_s, "engine": self.engine, "engine_version": self.engine_version,
+                "voice": self.voice, "loudness_lufs": self.loudness_lufs, "true_peak_dbtp": self.true_peak_dbtp}
+
+    @classmethod
+    def from_cache(cls, data: bytes, sidecar: dict[str, Any]) -> Programme:
+        return cls(data=data, duration_s=sidecar["duration_s"], loudness_lufs=sidecar.get("loudness_lufs"),
+                   true_peak_dbtp=sidecar.get("true_peak_dbtp"), engine=sidecar["engine"],
+                   engine_version=sidecar.get("engine_version", ""), voice=sidecar.get("voice"))
 
 
 def _speak(
@@ -140,58 +170,54 @@ def _speak(
     has_title: bool,
     voice: str | None,
     tags: dict[str, str],
-    audio: AudioSettings,
+    audio: SpeechSettings,
     work_dir: Path,
 ) -> RenderedMedia:
     pieces = plan(spoken, audio, has_title=has_title)
     if not pieces:
         raise ValueError("nothing to speak: the text is empty after normalisation")
+    take = speak(hook, settings, pieces, voice=voice, audio=audio, cache_root=Path(settings.cache_dir) / "tts")
+    programme = _master_take(take, settings, audio, tags, work_dir)
+    meta = {k: v for k, v in programme.sidecar().items() if k != "duration_s"}
+    meta.update(fallback=bool(take.skipped), spoken_text=spoken)
+    if take.skipped:
+        meta["fallback_from"] = list(take.skipped)
+    return RenderedMedia(kind="audio", mime=MIME, data=programme.data, meta=meta, duration_s=programme.duration_s)
+
+
+def _master_take(take: Take, settings: Any, audio: SpeechSettings, tags: dict[str, str], work_dir: Path) -> Programme:
+    """Join and master the take, or find the programme already made from these very pieces."""
     cache_dir = Path(settings.cache_dir)
     store = FileCache(cache_dir / "audio")
-    pauses = [p.pause_after_ms for p in pieces]
-
-    def final_key(keys: list[str]) -> str:
-        return cache_key(
-            kind="speech", parts=list(zip(keys, pauses)), v=MASTERING_VERSION, audio=audio.mastering_key(), tags=tags
-        )
-
-    def describe(meta: dict[str, Any], skipped: list[str]) -> dict[str, Any]:
-        out = {**meta, "fallback": bool(skipped), "spoken_text": spoken}
-        if skipped:
-            out["fallback_from"] = skipped
-        return out
-
-    def cached(engine: Any, keys: list[str], skipped: list[str]) -> RenderedMedia | None:
-        hit = store.get(final_key(keys))
-        if hit is None:
-            return None
-        log.debug("speech cache hit for %s", engine.name)
-        return _media(hit[0], describe(hit[1], skipped))
-
-    result = speak(hook, settings, pieces, voice=voice, audio=audio, cache_root=cache_dir / "tts", cached=cached)
-    if isinstance(result, RenderedMedia):
-        return result
-    assert isinstance(result, Voice)
+    pauses = [p.pause_after_ms for p in take.pieces]
+    key = cache_key(
+        kind="speech", parts=list(zip(take.keys, pauses)), v=MASTERING_VERSION, audio=audio.mastering_key(), tags=tags
+    )
+    hit = store.get(key)
+    if hit is not None:
+        log.debug("speech cache hit for %s", take.engine)
+        return Programme.from_cache(*hit)
     work_dir.mkdir(parents=True, exist_ok=True)
     source = work_dir / "voice.wav"
-    source.write_bytes(result.wav)
+    source.write_bytes(join(take, cache_dir / "tts"))
     done = master(source, audio, work_dir, bookends=_bookends(audio, settings), tags=tags)
-    stored = {
-        "duration_s": done.duration_s, "engine": result.engine, "engine_version": result.engine_version,
-        "voice": result.voice, "loudness_lufs": done.loudness.integrated_lufs,
-        "true_peak_dbtp": done.loudness.true_peak_dbtp,
-    }
-    store.put(final_key(result.keys), done.data, "mp3", stored)
-    return _media(done.data, describe(stored, result.skipped))
+    programme = Programme(
+        data=done.data, duration_s=done.duration_s, loudness_lufs=done.loudness.integrated_lufs,
+        true_peak_dbtp=done.loudness.true_peak_dbtp, engine=take.engine, engine_version=take.engine_version,
+        voice=take.voice,
+    )
+    store.put(key, programme.data, "mp3", programme.sidecar())
+    return programme
 
 
-def _bookends(audio: AudioSettings, settings: Any) -> tuple[Path, Path] | None:
+def _bookends(audio: SpeechSettings, settings: Any) -> tuple[Path, Path] | None:
     return bookends(audio, Path(settings.cache_dir) / "audio" / "chime")
 
 
-def _media(data: bytes, meta: dict[str, Any]) -> RenderedMedia:
-    meta = {k: v for k, v in meta.items() if k != "suffix"}
-    return RenderedMedia(kind="audio", mime=MIME, data=data, meta=meta)
+def _recording_media(data: bytes, stored: dict[str, Any]) -> RenderedMedia:
+    """An uploaded recording's result, its playing time where the core reads it (not in ``meta``)."""
+    meta = {k: v for k, v in stored.items() if k not in ("suffix", "duration_s")}
+    return RenderedMedia(kind="audio", mime=MIME, data=data, meta=meta, duration_s=stored["duration_s"])
 
 
 def _album(communes: list[CommuneInfo] | tuple[CommuneInfo, ...], province: str) -> str:

@@ -1,4 +1,8 @@
-"""HTTP routes of the speech plugin: pronunciation preview, recordings, uploaded programme audio."""
+"""HTTP routes of the speech plugin: pronunciation preview, recordings, uploaded programme audio.
+
+Each route reads the request, does the plugin's own slow work (decoding, mastering) and leaves
+every check and write to the hub's services (``hub.services.media``, ``hub.services.bulletins``).
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,8 @@ from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from hub import bulletins as service
-from hub.api.bulletins import bulletin_view
-from hub.api.deps import CurrentUser, HubDep
-from hub.errors import Conflict, Forbidden, Invalid, NotFound
-from hub.models import Commune, MediaObject
-from hub_speech.audio import AudioSettings, check_upload
+from hub.plugin_api import CurrentUser, HubDep, Invalid, refuse_nul
+from hub_speech.audio import SpeechSettings, check_upload
 from hub_speech.chain import normalize_text
 from hub_speech.renderer import process_upload
 
@@ -42,42 +42,37 @@ def build_router() -> APIRouter:
     @router.post("/api/v1/speech/preview")
     def preview(payload: PreviewIn, hub: HubDep, _user: CurrentUser) -> dict[str, str]:
         """The normalised text the voice would read; no audio is made."""
-        if "\x00" in payload.text:
-            raise Invalid("text must not contain NUL characters")
-        return {"spoken_text": normalize_text(hub.pipeline.hook, hub.settings, payload.text)}
+        refuse_nul("text", payload.text)
+        return {"spoken_text": normalize_text(hub.registrations, hub.settings, payload.text)}
 
     @router.post("/api/v1/bulletins/{bulletin_id}/recording")
     async def attach_recording(bulletin_id: str, hub: HubDep, user: CurrentUser,
                                file: Annotated[UploadFile, File()]) -> dict[str, Any]:
         """Air an uploaded recording instead of synthesised speech: a new revision, to be approved."""
+        media = hub.services.media
         with tempfile.TemporaryDirectory(prefix="hub-recording-") as tmp:
             path = await run_in_threadpool(_spool, file, Path(tmp))
-            # Check who may edit before the (slow) decoding, and again when writing.
-            await run_in_threadpool(_may_edit, hub, user, bulletin_id)
+            # Check who may edit before the (slow) decoding; the service checks again when writing.
+            await run_in_threadpool(media.check_may_edit, user, bulletin_id)
             try:
-                kind, duration = await run_in_threadpool(check_upload, path, AudioSettings())
+                kind, duration = await run_in_threadpool(check_upload, path, SpeechSettings())
             except ValueError as exc:
                 raise Invalid(str(exc)) from None
             sha256 = await run_in_threadpool(hub.media.put_file, path)
-        return await run_in_threadpool(_set_recording, hub, user, bulletin_id, sha256, kind, duration)
+        return await run_in_threadpool(media.record_recording, user, bulletin_id, sha256, MIME[kind], duration)
 
     @router.delete("/api/v1/bulletins/{bulletin_id}/recording")
     def remove_recording(bulletin_id: str, hub: HubDep, user: CurrentUser) -> dict[str, Any]:
-        with hub.store.session() as session:
-            bulletin = service.edit(session, user, bulletin_id, {"recording_sha256": None})
-            session.flush()
-            return bulletin_view(session, bulletin)
+        return hub.services.media.remove_recording(user, bulletin_id)
 
     @router.post("/api/v1/media", status_code=201)
     async def upload_media(hub: HubDep, user: CurrentUser, file: Annotated[UploadFile, File()],
                            commune: Annotated[str | None, Form(max_length=32)] = None,
                            title: Annotated[str | None, Form(max_length=200)] = None) -> dict[str, Any]:
         """Programme audio (a station jingle, a recorded announcement), mastered like speech."""
-        user.require("admin", "editor", "operator")
-        if user.role == "operator":
-            commune = commune or user.commune
-        if commune is not None:
-            await run_in_threadpool(_check_commune, hub, user, commune)
+        service = hub.services.media
+        # Before the (slow) mastering: may this caller upload, and for which commune?
+        commune = await run_in_threadpool(service.upload_commune, user, commune)
         with tempfile.TemporaryDirectory(prefix="hub-media-") as tmp:
             path = await run_in_threadpool(_spool, file, Path(tmp))
             try:
@@ -86,46 +81,17 @@ def build_router() -> APIRouter:
             except ValueError as exc:
                 raise Invalid(str(exc)) from None
         sha256 = await run_in_threadpool(hub.media.put, media.data)
-        return await run_in_threadpool(_record_media, hub, user, sha256, media, commune, title)
+        stored = await run_in_threadpool(service.record_upload, user, sha256, media, commune, title)
+        return _upload_view(stored)
 
     return router
 
 
-def _may_edit(hub, user, bulletin_id: str) -> None:
-    with hub.store.reader() as session:
-        bulletin = service.visible(session, user, bulletin_id)
-        if bulletin.status == "withdrawn":
-            raise Conflict("cannot edit a bulletin that is withdrawn")
-        user.require("admin", "editor", "operator")
-        if user.role not in ("admin", "editor") and bulletin.author_id != user.id:
-            raise Forbidden("only the author or an editor may change this bulletin")
+#: What an upload's answer shows of the stored file's fields, in this order.
+UPLOAD_FIELDS = ("duration_s", "loudness_lufs", "true_peak_dbtp", "title")
 
 
-def _set_recording(hub, user, bulletin_id: str, sha256: str, kind: str, duration: float) -> dict[str, Any]:
-    with hub.store.session() as session:
-        if session.get(MediaObject, sha256) is None:
-            session.add(MediaObject(sha256=sha256, bytes=hub.media.path(sha256).stat().st_size, mime=MIME[kind],
-                                    meta={"duration_s": round(duration, 3), "role": "recording"},
-                                    uploaded_by=user.id))
-        bulletin = service.edit(session, user, bulletin_id, {"recording_sha256": sha256})
-        session.flush()
-        return bulletin_view(session, bulletin)
-
-
-def _check_commune(hub, user, commune: str) -> None:
-    with hub.store.reader() as session:
-        if session.get(Commune, commune) is None or not user.sees_commune(commune):
-            raise NotFound(f"unknown commune: {commune}")
-
-
-def _record_media(hub, user, sha256: str, media, commune: str | None, title: str | None) -> dict[str, Any]:
-    with hub.store.session() as session:
-        row = session.get(MediaObject, sha256)
-        if row is None:
-            row = MediaObject(sha256=sha256, bytes=len(media.data), mime=media.mime,
-                              meta={**media.meta, "title": title}, uploaded_by=user.id, commune=commune)
-            session.add(row)
-        view = {"sha256": sha256, "url": f"/media/{sha256}", "bytes": row.bytes, "mime": row.mime,
-                "commune": row.commune, **{k: v for k, v in (row.meta or {}).items()
-                                          if k in ("duration_s", "loudness_lufs", "true_peak_dbtp", "title")}}
-    return view
+def _upload_view(stored: dict[str, Any]) -> dict[str, Any]:
+    meta = stored["meta"]
+    return {**{k: stored[k] for k in ("sha256", "url", "bytes", "mime", "commune")},
+            **{k: meta[k] for k in UPLOAD_FIELDS if k in meta}}

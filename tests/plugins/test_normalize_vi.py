@@ -15,7 +15,7 @@ from num2words import num2words
 import hub.hookspecs
 import hub_normalize_vi
 from hub.plugin_types import TextNormalizer
-from hub_normalize_vi import LexiconError, SpeechSettings, build_steps, load_lexicon, normalize
+from hub_normalize_vi import LexiconError, NormalizeSettings, build_steps, load_lexicon, normalize
 from hub_normalize_vi.numbers import cardinal
 
 # Every expected output here was checked by hand against how Vietnamese broadcasters read aloud.
@@ -416,13 +416,28 @@ def test_province_lexicon_extends_and_overrides(province_files: tuple[Path, Path
 
 def test_lexicon_setting_from_environment(monkeypatch: pytest.MonkeyPatch, province_files: tuple[Path, Path]) -> None:
     first, second = province_files
-    monkeypatch.setenv("HUB_SPEECH_LEXICON", f"{first}, {second}")
-    assert SpeechSettings().lexicon == [first, second]
+    monkeypatch.setenv("HUB_NORMALIZE_LEXICON", f"{first}, {second}")
+    assert NormalizeSettings().lexicon == [first, second]
     steps = hub_normalize_vi.hub_register_text_normalizers(settings=None)
     text = "HTX Pò Mã"
     for step in steps:
         text = step.normalize(text)
     assert text == "hợp tác xã kiểu mới Pò Mạ"
+
+
+def test_the_former_lexicon_name_still_works_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, province_files: tuple[Path, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    first, second = province_files
+    monkeypatch.setenv("HUB_SPEECH_LEXICON", str(first))
+    # The speech plugin's own HUB_SPEECH_* settings are not taken for the normaliser's.
+    monkeypatch.setenv("HUB_SPEECH_CHIME", "false")
+    with caplog.at_level("WARNING", logger="hub_normalize_vi"):
+        assert NormalizeSettings().lexicon == [first]
+    assert "HUB_SPEECH_LEXICON" in caplog.text and "HUB_NORMALIZE_LEXICON" in caplog.text
+    assert "CHIME" not in caplog.text
+    monkeypatch.setenv("HUB_NORMALIZE_LEXICON", str(second))
+    assert NormalizeSettings().lexicon == [second], "the new name wins"
 
 
 def test_edited_lexicon_takes_effect(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import hub_speech
 from hub import hookimpl
 from hub.config import Settings
 from hub.plugin_types import SynthesisResult
-from hub_speech import AudioSettings, process_upload, synthesize_to_mp3
+from hub_speech import SpeechSettings, process_upload, synthesize_to_mp3
 from hub_speech.chime import bookends
 
 # EBU R128 allows ±1 LU where a programme cannot be normalised exactly; ebur128 prints true peak
@@ -117,20 +117,20 @@ def test_spoken_text_meets_r128_and_the_delivery_format(speech_pm, speech_settin
     assert tags["title"] == "Lịch tiêm chủng"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d", tags["date"])
     assert tags["album"] == speech_settings.province
-    assert media.meta["duration_s"] == pytest.approx(float(probe(media.data, tmp_path)["format"]["duration"]), abs=0.05)
+    assert media.duration_s == pytest.approx(float(probe(media.data, tmp_path)["format"]["duration"]), abs=0.05)
 
 
 @pytest.mark.parametrize("chime", [True, False])
 def test_a_very_short_text_is_still_within_tolerance(speech_pm, speech_settings, tmp_path, chime):
     # One word: well under the 3 s where integrated loudness stops behaving like a long programme.
-    audio = AudioSettings(chime=chime)
+    audio = SpeechSettings(chime=chime)
     media = synthesize_to_mp3(speech_pm.hook, speech_settings, "Xin chào.", audio=audio)
-    assert media.meta["duration_s"] < (8 if chime else 4)
+    assert media.duration_s < (8 if chime else 4)
     assert_broadcast_ready(media.data, tmp_path)
 
 
 def test_horn_eq_and_other_formats_are_settings(speech_pm, speech_settings, tmp_path):
-    audio = AudioSettings(eq=True, sample_rate=44100, bitrate="96k", chime=False, pad_ms=0)
+    audio = SpeechSettings(eq=True, sample_rate=44100, bitrate="96k", chime=False, pad_ms=0)
     media = synthesize_to_mp3(speech_pm.hook, speech_settings, SENTENCES, audio=audio)
     (stream,) = probe(media.data, tmp_path)["streams"]
     assert stream["sample_rate"] == "44100"
@@ -138,19 +138,31 @@ def test_horn_eq_and_other_formats_are_settings(speech_pm, speech_settings, tmp_
     assert abs(lufs - TARGET) <= LU_TOLERANCE and peak <= PEAK_CEILING
 
 
-def test_settings_read_from_hub_audio_environment(monkeypatch):
-    monkeypatch.setenv("HUB_AUDIO_TARGET_LUFS", "-18")
-    monkeypatch.setenv("HUB_AUDIO_CHIME", "false")
-    monkeypatch.setenv("HUB_AUDIO_BITRATE", "48k")
-    audio = AudioSettings()
+def test_settings_read_from_hub_speech_environment(monkeypatch):
+    monkeypatch.setenv("HUB_SPEECH_TARGET_LUFS", "-18")
+    monkeypatch.setenv("HUB_SPEECH_CHIME", "false")
+    monkeypatch.setenv("HUB_SPEECH_BITRATE", "48k")
+    audio = SpeechSettings()
     assert (audio.target_lufs, audio.chime, audio.bitrate, audio.sample_rate) == (-18, False, "48k", 22050)
-    monkeypatch.setenv("HUB_AUDIO_BITRATE", "loud")
+    monkeypatch.setenv("HUB_SPEECH_BITRATE", "loud")
     with pytest.raises(ValueError):
-        AudioSettings()
+        SpeechSettings()
+
+
+def test_the_former_hub_audio_names_still_work_with_a_warning(monkeypatch, caplog):
+    monkeypatch.setenv("HUB_AUDIO_TARGET_LUFS", "-18")
+    monkeypatch.setenv("HUB_AUDIO_PAD_MS", "250")
+    monkeypatch.setenv("HUB_SPEECH_PAD_MS", "300")
+    with caplog.at_level("WARNING", logger="hub_speech.audio"):
+        audio = SpeechSettings()
+    # The new name wins when both are set.
+    assert (audio.target_lufs, audio.pad_ms) == (-18, 300)
+    assert "HUB_AUDIO_TARGET_LUFS" in caplog.text and "HUB_SPEECH_TARGET_LUFS" in caplog.text
+    assert SpeechSettings(target_lufs=-20).target_lufs == -20
 
 
 def test_the_chime_is_made_here_and_reused(tmp_path):
-    audio = AudioSettings()
+    audio = SpeechSettings()
     first = bookends(audio, tmp_path)
     assert first is not None
     intro, outro = first
@@ -160,7 +172,7 @@ def test_the_chime_is_made_here_and_reused(tmp_path):
                                     str(intro)], capture_output=True, text=True, check=True).stdout)
     # Padding + three overlapping bell notes + the gap before the voice.
     assert 1.5 < seconds < 3.0
-    assert bookends(AudioSettings(chime=False, pad_ms=0), tmp_path) is None
+    assert bookends(SpeechSettings(chime=False, pad_ms=0), tmp_path) is None
 
 
 # --- Uploaded recordings --------------------------------------------------------------------------
@@ -212,4 +224,4 @@ def test_empty_silent_and_overlong_recordings_are_refused(speech_settings, tmp_p
 
     long = _voice_recording(tmp_path, "long.m4a", "-c:a", "aac")
     with pytest.raises(ValueError, match="longer than the 2 s allowed"):
-        process_upload(long, speech_settings, audio=AudioSettings(max_recording_s=2))
+        process_upload(long, speech_settings, audio=SpeechSettings(max_recording_s=2))

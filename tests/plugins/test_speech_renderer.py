@@ -152,9 +152,9 @@ def test_render_speaks_title_then_body_through_every_normaliser_in_order(tmp_pat
     meta = media.meta
     assert (media.kind, media.mime, meta["engine"], meta["voice"], meta["fallback"]) == (
         "audio", "audio/mpeg", "espeak-test", "vi", False)
-    assert "communes" not in meta
+    assert "communes" not in meta and media.communes == ()
     assert abs(meta["loudness_lufs"] + 16) <= 0.5 and meta["true_peak_dbtp"] <= -1.5
-    assert meta["duration_s"] > 5
+    assert media.duration_s > 5
 
 
 def test_identical_text_is_never_synthesised_twice(tmp_path):
@@ -165,7 +165,7 @@ def test_identical_text_is_never_synthesised_twice(tmp_path):
     calls = len(engine.calls)
     (again,) = render(pm, context(pm, settings, tmp_path))
     assert len(engine.calls) == calls
-    assert again.data == first.data and again.meta == first.meta
+    assert again.data == first.data and again.meta == first.meta and again.duration_s == first.duration_s
 
     # A new revision that keeps a paragraph reuses that paragraph's speech.
     edited = BODY.replace("đúng giờ", "trước tám giờ sáng")
@@ -199,6 +199,49 @@ def test_the_preferred_engine_is_tried_again_on_the_next_render(tmp_path):
     assert online.calls == 2
 
 
+@dataclass
+class Garbled:
+    """Answers, but with something that is not audio (a captive portal's page, say)."""
+
+    name: str = "garbled"
+    version: str = "1"
+    calls: int = 0
+
+    def available(self) -> bool:
+        return True
+
+    def synthesize(self, text: str, *, voice: str | None, speed: float) -> SynthesisResult:
+        self.calls += 1
+        return SynthesisResult(audio=b"<html>please sign in</html>", format="mp3", voice="vi")
+
+
+def test_audio_that_does_not_decode_is_the_engine_failing_and_is_not_cached(tmp_path):
+    garbled, offline = Garbled(), Espeak()
+    pm = make_pm(garbled, offline)
+    settings = settings_for(tmp_path, "garbled", "espeak-test")
+    (media,) = render(pm, context(pm, settings, tmp_path))
+    assert media.meta["engine"] == "espeak-test"
+    assert media.meta["fallback_from"][0].startswith("garbled: crashed")
+    render(pm, context(pm, settings, tmp_path))
+    assert garbled.calls == 2, "asked again on the next render, not served its garbage from the cache"
+
+
+def test_a_cached_piece_that_no_longer_decodes_is_spoken_again_on_retry(tmp_path):
+    engine = Espeak()
+    pm = make_pm(engine)
+    settings = settings_for(tmp_path, "espeak-test")
+    render(pm, context(pm, settings, tmp_path))
+    calls = len(engine.calls)
+    (piece, *_) = sorted((settings.cache_dir / "tts").rglob("*.wav"))
+    piece.write_bytes(b"not a wav any more")
+    for mastered in (settings.cache_dir / "audio").glob("??/*"):
+        mastered.unlink()
+    with pytest.raises(RuntimeError, match="did not decode and was removed"):
+        render(pm, context(pm, settings, tmp_path))
+    (media,) = render(pm, context(pm, settings, tmp_path))
+    assert len(engine.calls) == calls + 1 and abs(media.meta["loudness_lufs"] + 16) <= 0.5
+
+
 def test_when_every_engine_fails_the_error_names_each(tmp_path):
     pm = make_pm(Failing(), Unavailable())
     settings = settings_for(tmp_path, "sleeping", "online")
@@ -218,14 +261,14 @@ def test_communes_with_different_voices_get_one_audio_each(tmp_path):
         CommuneInfo("26740", "Xã Hòa Lạc", voice="vi"),
     )
     out = render(pm, context(pm, settings, tmp_path, communes=communes))
-    assert sorted((m.meta["voice"], tuple(m.meta["communes"])) for m in out) == [
+    assert sorted((m.meta["voice"], m.communes) for m in out) == [
         ("vi", ("26734", "26740")), ("vi-vn-x-south", ("26737",))]
     assert out[0].data != out[1].data
     assert {voice for _, voice in engine.calls} == {"vi", "vi-vn-x-south"}
 
     # The bulletin's own voice overrides the communes': one audio for everyone.
     (single,) = render(pm, context(pm, settings, tmp_path, communes=communes, voice="vi-vn-x-south"))
-    assert single.meta["voice"] == "vi-vn-x-south" and "communes" not in single.meta
+    assert single.meta["voice"] == "vi-vn-x-south" and single.communes == ()
 
 
 def test_an_uploaded_recording_is_aired_instead_of_speech(tmp_path):
