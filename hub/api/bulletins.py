@@ -7,13 +7,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy.orm import Session
 
 from hub import bulletins as domain
 from hub.api.deps import CurrentUser, HubDep
 from hub.clock import local
 from hub.errors import Invalid
-from hub.models import Bulletin
 from hub.plugin_types import CHANNELS, PRIORITIES
 from hub.validation import NoNul
 from hub.workflow import STATUSES
@@ -92,11 +90,6 @@ class Decision(BaseModel):
     reason: NoNul | None = Field(default=None, max_length=2000)
     #: Optional: the content hash the decider read; a mismatch means someone edited it meanwhile (409).
     content_hash: NoNul | None = Field(default=None, max_length=64)
-
-
-def bulletin_view(session: Session, bulletin: Bulletin, *, with_artifacts: bool = True) -> dict[str, Any]:
-    """Kept for callers of the old name; the view lives in the core (hub/bulletins.py)."""
-    return domain.view(session, bulletin, with_artifacts=with_artifacts)
 
 
 @router.post("", status_code=201)

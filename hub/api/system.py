@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from hub.api.deps import CurrentUser, HubDep
 from hub.plugins import list_plugins
@@ -16,8 +15,7 @@ router = APIRouter(tags=["system"])
 
 @router.get("/healthz")
 def healthz(hub: HubDep) -> dict[str, Any]:
-    with hub.store.reader() as session:
-        session.execute(text("SELECT 1"))
+    hub.services.monitoring.check_store()
     return {"status": "ok"}
 
 

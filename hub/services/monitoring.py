@@ -6,7 +6,7 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from hub.auth import Principal
 from hub.clock import LOCAL_TZ, local_today, utcnow
@@ -30,6 +30,11 @@ def _day(value: str | None, default: date, name: str) -> date:
 
 
 class MonitoringService(Service):
+    def check_store(self) -> None:
+        """Raise if the store cannot answer a query (liveness)."""
+        with self.reading() as session:
+            session.execute(text("SELECT 1"))
+
     def devices(self, principal: Principal, commune: str | None = None) -> list[dict[str, Any]]:
         """Every active device with ``online`` (a heartbeat within HUB_OFFLINE_AFTER_S)."""
         principal.require(*WATCHERS)
