@@ -102,8 +102,7 @@ def ingest_settings() -> IngestSettings:
 
 
 def add(hub, url: str, commune: str | None = None) -> dict:
-    with hub.store.session() as session:
-        return add_source(session, url, commune)
+    return add_source(hub, url, commune)
 
 
 def bulletins(hub, source_id: str) -> list[Bulletin]:
@@ -113,10 +112,7 @@ def bulletins(hub, source_id: str) -> list[Bulletin]:
 
 
 def view(hub, bulletin: Bulletin) -> dict:
-    from hub.api.bulletins import bulletin_view
-
-    with hub.store.reader() as session:
-        return bulletin_view(session, bulletin)
+    return hub.services.bulletins.find(bulletin.id)
 
 
 def source_row(hub, source_id: str) -> Source:
@@ -275,5 +271,4 @@ def test_cli_sources_add_list_poll(hub, people, server, settings, capsys, monkey
     add(hub, f"{server.url}/status-404")
     code, results = run_cli(["sources", "poll"], settings, capsys)
     assert code == 1 and {r["outcome"] for r in results} == {"not-modified", "error"}
-    with hub.store.reader() as session:
-        assert len(list_sources(session)) == 2
+    assert len(list_sources(hub)) == 2
