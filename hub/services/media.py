@@ -12,12 +12,13 @@ from __future__ import annotations
 from contextlib import nullcontext
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import bulletins as domain
-from hub.auth import Principal
+from hub.auth import DEVICE_PREFIX, Principal
 from hub.errors import Conflict, Forbidden, NotFound
-from hub.models import Commune, MediaObject
+from hub.models import Artifact, Bulletin, Commune, MediaObject, Revision
 from hub.plugin_types import RenderedMedia
 from hub.services import Service, Transaction
 
@@ -92,3 +93,37 @@ class MediaService(Service):
                 t.session.add(row)
             return {"sha256": sha256, "url": f"/media/{sha256}", "bytes": row.bytes, "mime": row.mime,
                     "commune": row.commune, "meta": dict(row.meta or {})}
+
+    # --- who may read a file ----------------------------------------------------------------------
+
+    def is_public(self, sha256: str) -> bool:
+        """Media of a currently approved web-channel bulletin may be fetched without a token."""
+        with self.reading() as session:
+            rows = session.execute(
+                select(Revision.channels).join(Bulletin, Bulletin.id == Artifact.bulletin_id)
+                .join(Revision, (Revision.bulletin_id == Bulletin.id) & (Revision.revision == Artifact.revision))
+                .where(Artifact.sha256 == sha256, Bulletin.status == "approved",
+                       Bulletin.approved_revision == Artifact.revision)
+                .select_from(Artifact)
+            ).all()
+        return any("web" in channels for (channels,) in rows)
+
+    def check_readable(self, sha256: str, token: str | None) -> None:
+        """Raise Unauthenticated unless ``token`` may read the file: a device, a user, or anyone
+        for public media. A device token is checked against the poll cache: a fleet downloading
+        an emergency at once must not queue on the database."""
+        hub = self.hub
+        device = hub.device_tokens.lookup(token) if token and token.startswith(DEVICE_PREFIX) else None
+        if device is None and not self.is_public(sha256):
+            hub.services.directory.authenticate(token)
+
+    def mime(self, sha256: str) -> str:
+        """A media file's type; it never changes, so it is looked up once per process."""
+        known = self.hub.media.mimes.get(sha256)
+        if known is None:
+            with self.reading() as session:
+                record = session.get(MediaObject, sha256)
+            known = record.mime if record else "application/octet-stream"
+            if record is not None:
+                self.hub.media.mimes[sha256] = known
+        return known
