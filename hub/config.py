@@ -2,19 +2,68 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import Field, PrivateAttr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import (BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource,
+                               SettingsConfigDict)
 
+log = logging.getLogger(__name__)
 Section = TypeVar("Section", bound=BaseSettings)
 
 
-def _split_csv(value: object) -> object:
+def split_csv(value: object) -> object:
+    """``"a, b,c"`` → ``["a", "b", "c"]``: list settings are written as comma-separated words."""
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+
+@functools.cache
+def _renamed(old: str, new: str) -> None:
+    # Once per process: settings classes are read often (per render, per text spoken).
+    log.warning("%s is deprecated and will be removed: rename it to %s (the new name wins when both are set)",
+                old, new)
+
+
+class _FormerNames(EnvSettingsSource):
+    """A settings class's fields under the prefix it had before, read below the current names and
+    named in the log, so that a rename never silently drops an existing deployment's settings."""
+
+    def __init__(self, settings_cls: type[BaseSettings], former: str, current: str) -> None:
+        super().__init__(settings_cls, env_prefix=former)
+        self.former, self.current = former, current
+
+    def __call__(self) -> dict[str, Any]:
+        found = super().__call__()
+        for name in found:
+            _renamed(f"{self.former}{name.upper()}", f"{self.current}{name.upper()}")
+        return found
+
+
+class PluginSettings(BaseSettings):
+    """Base of a plugin's own settings class: set ``model_config``'s ``env_prefix`` to
+    ``HUB_<PLUGIN>_``; set ``former_env_prefix`` when the prefix was renamed, and the old names
+    are still read (below the new ones) with a deprecation warning. Only this class's fields are
+    read under the former prefix, so another plugin's settings that now use it are not mistaken
+    for old names."""
+
+    former_env_prefix: ClassVar[str | None] = None
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        if not cls.former_env_prefix:
+            return init_settings, env_settings, dotenv_settings, file_secret_settings
+        former = _FormerNames(settings_cls, cls.former_env_prefix, cls.model_config.get("env_prefix", ""))
+        return init_settings, env_settings, former, dotenv_settings, file_secret_settings
 
 
 class Settings(BaseSettings):
@@ -62,7 +111,7 @@ class Settings(BaseSettings):
     @field_validator("tts_engines", "disabled_plugins", "extra_plugins", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
-        return _split_csv(value)
+        return split_csv(value)
 
     @property
     def media_dir(self) -> Path:

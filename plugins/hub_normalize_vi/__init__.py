@@ -7,15 +7,15 @@ and drops web-page clutter and bylines. See docs/speech-normaliser.md.
 
 from __future__ import annotations
 
-import functools
 import logging
 from pathlib import Path
-from typing import Annotated, Any, Iterable
+from typing import Annotated, ClassVar, Iterable
 
 from pydantic import field_validator
-from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from hub import hookimpl
+from hub.plugin_api import PluginSettings, split_csv
 from hub.plugin_types import TextNormalizer
 
 from . import steps
@@ -39,13 +39,14 @@ log = logging.getLogger(__name__)
 FORMER_PREFIX = "HUB_SPEECH_"
 
 
-class NormalizeSettings(BaseSettings):
+class NormalizeSettings(PluginSettings):
     """Settings of the Vietnamese normaliser, read from ``HUB_NORMALIZE_*``.
 
     The former name ``HUB_SPEECH_LEXICON`` is still read, below the new one, with a warning.
     """
 
     model_config = SettingsConfigDict(env_prefix="HUB_NORMALIZE_", extra="ignore")
+    former_env_prefix: ClassVar[str | None] = FORMER_PREFIX
 
     #: Extra lexicon files (comma-separated in the environment), applied after the built-in one.
     lexicon: Annotated[list[Path], NoDecode] = []
@@ -53,40 +54,7 @@ class NormalizeSettings(BaseSettings):
     @field_validator("lexicon", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Only this class's fields are read under the former prefix: the speech plugin's own
-        # HUB_SPEECH_* settings are not mistaken for old names.
-        return (init_settings, env_settings, _FormerNames(settings_cls, env_prefix=FORMER_PREFIX), dotenv_settings,
-                file_secret_settings)
-
-
-class _FormerNames(EnvSettingsSource):
-    """``HUB_SPEECH_LEXICON``: read so that existing deployments keep their lexicon, and named in the log."""
-
-    def __call__(self) -> dict[str, Any]:
-        found = super().__call__()
-        for name in found:
-            _renamed(f"{FORMER_PREFIX}{name.upper()}", f"HUB_NORMALIZE_{name.upper()}")
-        return found
-
-
-@functools.cache
-def _renamed(old: str, new: str) -> None:
-    # Once per process: the settings are read for every text spoken.
-    log.warning("%s is deprecated and will be removed: rename it to %s (the new name wins when both are set)",
-                old, new)
+        return split_csv(value)
 
 
 def build_steps(lexicon_paths: Iterable[str | Path] = ()) -> list[TextNormalizer]:

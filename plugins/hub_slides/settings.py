@@ -8,13 +8,9 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from hub.plugin_api import split_csv
+
 Orientation = Literal["landscape", "portrait"]
-
-
-def _split_csv(value: object) -> object:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
 
 
 class SlidesSettings(BaseSettings):
@@ -53,7 +49,7 @@ class SlidesSettings(BaseSettings):
     @field_validator("orientations", "font_families", "font_dirs", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
-        return _split_csv(value)
+        return split_csv(value)
 
     @model_validator(mode="after")
     def _check(self) -> SlidesSettings:

@@ -8,7 +8,6 @@ around −17.5 LUFS (see docs/audio.md). Every result is measured on the final M
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import math
@@ -16,10 +15,12 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from hub.plugin_api import PluginSettings
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +46,14 @@ _OVERSAMPLE = 4
 FORMER_PREFIX = "HUB_AUDIO_"
 
 
-class SpeechSettings(BaseSettings):
+class SpeechSettings(PluginSettings):
     """The speech plugin's settings (pauses, mastering, uploads), read from ``HUB_SPEECH_*``.
 
     The former names ``HUB_AUDIO_*`` are still read, below the new ones, with a warning.
     """
 
     model_config = SettingsConfigDict(env_prefix="HUB_SPEECH_", extra="ignore")
+    former_env_prefix: ClassVar[str | None] = FORMER_PREFIX
 
     #: Integrated loudness of the finished MP3 (EBU R128), LUFS.
     target_lufs: float = Field(default=-16.0, ge=-36.0, le=-8.0)
@@ -104,35 +106,6 @@ class SpeechSettings(BaseSettings):
     def mastering_key(self) -> dict[str, object]:
         """The settings that change the finished file (not the ones that only change speed)."""
         return self.model_dump(exclude={"synth_workers", "max_recording_s", "tolerance_lu"})
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _FormerNames(settings_cls, env_prefix=FORMER_PREFIX), dotenv_settings,
-                file_secret_settings)
-
-
-class _FormerNames(EnvSettingsSource):
-    """``HUB_AUDIO_*``: read so that existing deployments keep their settings, and named in the log."""
-
-    def __call__(self) -> dict[str, object]:
-        found = super().__call__()
-        for name in found:
-            _renamed(f"{FORMER_PREFIX}{name.upper()}", f"HUB_SPEECH_{name.upper()}")
-        return found
-
-
-@functools.cache
-def _renamed(old: str, new: str) -> None:
-    # Once per process: the settings are read for every render.
-    log.warning("%s is deprecated and will be removed: rename it to %s (the new name wins when both are set)",
-                old, new)
 
 
 @dataclass(frozen=True)
