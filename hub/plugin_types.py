@@ -93,7 +93,8 @@ class RenderContext:
     #: Communes the bulletin targets ("*" already expanded to every commune).
     communes: tuple[CommuneInfo, ...]
     settings: Any
-    #: The plugin manager's hook relay, to collect TTS engines, normalisers and the like.
+    #: What plugins registered (hub.plugins.Registrations): ``hook.tts_engines()``,
+    #: ``hook.text_normalizers()``, ``hook.renderers()``, collected once per process.
     hook: Any
     media: MediaReader
     #: A private scratch folder for this job, removed after the job.

@@ -35,9 +35,9 @@ class SpeechUnavailable(RuntimeError):
 
 
 def normalizers(hook: Any, settings: Any) -> list[TextNormalizer]:
-    """Every registered normaliser step, in the order they run."""
-    steps = [step for result in hook.hub_register_text_normalizers(settings=settings) for step in (result or [])]
-    return sorted(steps, key=lambda step: (step.order, step.name))
+    """Every registered normaliser step, in the order they run (``hook``: the hub's registrations,
+    ``ctx.hook``, which applies the one collection rule: a duplicate name is an error)."""
+    return hook.text_normalizers()
 
 
 def paragraphs(text: str) -> list[str]:
@@ -178,13 +178,7 @@ def engine_names(settings: Any) -> tuple[str, ...]:
 
 def engine_chain(hook: Any, settings: Any) -> EngineChain:
     """The registered engines named in ``HUB_TTS_ENGINES``, in that order."""
-    registered: dict[str, TTSEngine] = {}
-    for result in hook.hub_register_tts_engines(settings=settings):
-        for engine in result or []:
-            if engine.name in registered:
-                log.warning("two TTS engines are named %r; using the first", engine.name)
-                continue
-            registered[engine.name] = engine
+    registered: dict[str, TTSEngine] = hook.tts_engines()
     names = engine_names(settings)
     chain, missing = [], []
     for name in names:

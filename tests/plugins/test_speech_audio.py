@@ -15,6 +15,7 @@ import hub.hookspecs
 import hub_speech
 from hub import hookimpl
 from hub.config import Settings
+from hub.plugins import Registrations
 from hub.plugin_types import SynthesisResult
 from hub_speech import SpeechSettings, process_upload, synthesize_to_mp3
 from hub_speech.chime import bookends
@@ -106,7 +107,7 @@ def speech_settings(tmp_path: Path) -> Settings:
 
 
 def test_spoken_text_meets_r128_and_the_delivery_format(speech_pm, speech_settings, tmp_path):
-    media = synthesize_to_mp3(speech_pm.hook, speech_settings, SENTENCES, title="Lịch tiêm chủng")
+    media = synthesize_to_mp3(Registrations(speech_pm, speech_settings), speech_settings, SENTENCES, title="Lịch tiêm chủng")
     assert (media.kind, media.mime) == ("audio", "audio/mpeg")
     # The mastering reports what QC measures on the same file.
     lufs, peak = measure(media.data, tmp_path)
@@ -124,14 +125,14 @@ def test_spoken_text_meets_r128_and_the_delivery_format(speech_pm, speech_settin
 def test_a_very_short_text_is_still_within_tolerance(speech_pm, speech_settings, tmp_path, chime):
     # One word: well under the 3 s where integrated loudness stops behaving like a long programme.
     audio = SpeechSettings(chime=chime)
-    media = synthesize_to_mp3(speech_pm.hook, speech_settings, "Xin chào.", audio=audio)
+    media = synthesize_to_mp3(Registrations(speech_pm, speech_settings), speech_settings, "Xin chào.", audio=audio)
     assert media.duration_s < (8 if chime else 4)
     assert_broadcast_ready(media.data, tmp_path)
 
 
 def test_horn_eq_and_other_formats_are_settings(speech_pm, speech_settings, tmp_path):
     audio = SpeechSettings(eq=True, sample_rate=44100, bitrate="96k", chime=False, pad_ms=0)
-    media = synthesize_to_mp3(speech_pm.hook, speech_settings, SENTENCES, audio=audio)
+    media = synthesize_to_mp3(Registrations(speech_pm, speech_settings), speech_settings, SENTENCES, audio=audio)
     (stream,) = probe(media.data, tmp_path)["streams"]
     assert stream["sample_rate"] == "44100"
     lufs, peak = measure(media.data, tmp_path)

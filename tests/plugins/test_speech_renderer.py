@@ -15,6 +15,7 @@ import hub.hookspecs
 import hub_speech
 from hub import hookimpl
 from hub.config import Settings
+from hub.plugins import Registrations
 from hub.plugin_types import (
     BulletinSnapshot, CommuneInfo, RenderContext, SynthesisResult, TextNormalizer, TTSError,
 )
@@ -108,7 +109,7 @@ def bulletin(**overrides) -> BulletinSnapshot:
 def context(pm, settings, tmp_path, *, communes=None, media=None, **overrides) -> RenderContext:
     communes = communes or (CommuneInfo("26734", "Xã Hữu Lũng"),)
     return RenderContext(
-        bulletin=bulletin(**overrides), communes=tuple(communes), settings=settings, hook=pm.hook,
+        bulletin=bulletin(**overrides), communes=tuple(communes), settings=settings, hook=Registrations(pm, settings),
         media=media or Media(), work_dir=tmp_path / "work", province="Tỉnh Lạng Sơn",
     )
 
@@ -147,7 +148,7 @@ def test_render_speaks_title_then_body_through_every_normaliser_in_order(tmp_pat
         "\n\nĐề nghị các gia đình đưa trẻ đến trạm y tế xã đúng giờ."
     )
     # The preview endpoint's function says exactly what the renderer read.
-    assert normalize_text(pm.hook, settings, f"{TITLE}.\n{BODY}") == spoken
+    assert normalize_text(Registrations(pm, settings), settings, f"{TITLE}.\n{BODY}") == spoken
     assert [text for text, _ in engine.calls] == spoken.split("\n\n")
     meta = media.meta
     assert (media.kind, media.mime, meta["engine"], meta["voice"], meta["fallback"]) == (
