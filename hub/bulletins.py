@@ -140,6 +140,11 @@ def _may_see(session: Session, principal: Principal, bulletin: Bulletin) -> bool
     return bool(targets & {"*", principal.commune})
 
 
+def may_approve(principal: Principal | None) -> bool:
+    """Whether this principal is of a role that decides on bulletins (and so hears them first)."""
+    return principal is not None and principal.role in EDITORS
+
+
 def _may_change(principal: Principal, bulletin: Bulletin) -> None:
     if principal.role in EDITORS or bulletin.author_id == principal.id:
         return
@@ -251,9 +256,11 @@ def author_names(session: Session, ids: set[str]) -> dict[str, str]:
     return dict(session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
 
 
-def view(session: Session, bulletin: Bulletin, *, with_artifacts: bool = True) -> dict[str, Any]:
-    """The bulletin as every door shows it (CONTRACT §Bulletins)."""
-    from hub.pipeline import artifact_view, artifacts_of, render_status
+def view(session: Session, bulletin: Bulletin, *, with_artifacts: bool = True,
+         viewer: Principal | None = None) -> dict[str, Any]:
+    """The bulletin as every door shows it (CONTRACT §Bulletins); the artifacts of a revision not
+    yet approved are listed only when ``viewer`` may approve it."""
+    from hub.pipeline import render_status, shown_artifacts
 
     revision = current_revision(session, bulletin)
     status, error = render_status(session, bulletin)
@@ -286,5 +293,5 @@ def view(session: Session, bulletin: Bulletin, *, with_artifacts: bool = True) -
         "error": error,
     }
     if with_artifacts:
-        shown["artifacts"] = [artifact_view(a) for a in artifacts_of(session, bulletin)]
+        shown["artifacts"] = shown_artifacts(session, bulletin, may_see_unpublished=may_approve(viewer))
     return shown

@@ -48,12 +48,30 @@ def enqueue(session: Session, bulletin: Bulletin, renderers: dict[str, Renderer]
     return jobs
 
 
+def rendered_revision(bulletin: Bulletin) -> int | None:
+    """The revision whose artifacts a bulletin shows: the approved one, or the one submitted for
+    approval (rendered at submission, so that the approver hears exactly what will air)."""
+    if bulletin.approved_revision is not None and bulletin.approved_revision == bulletin.revision:
+        return bulletin.approved_revision
+    if bulletin.status in ("pending", "rejected", "withdrawn"):
+        return bulletin.revision
+    return bulletin.approved_revision
+
+
+def is_published(bulletin: Bulletin, revision: int) -> bool:
+    """Only the approved, current revision of an approved bulletin reaches devices, feeds and pages."""
+    return bulletin.status == "approved" and bulletin.approved_revision == revision == bulletin.revision
+
+
 def render_status(session: Session, bulletin: Bulletin) -> tuple[str | None, str | None]:
-    """(render_status, error) of the approved revision, derived from its jobs."""
-    if bulletin.approved_revision is None:
+    """(render_status, error) of the revision the bulletin shows, derived from its jobs; None when
+    nothing was queued for it (a draft)."""
+    number = rendered_revision(bulletin)
+    if number is None:
         return None, None
-    jobs = session.scalars(select(Job).where(
-        Job.bulletin_id == bulletin.id, Job.revision == bulletin.approved_revision)).all()
+    jobs = session.scalars(select(Job).where(Job.bulletin_id == bulletin.id, Job.revision == number)).all()
+    if not jobs:
+        return (None, None) if bulletin.approved_revision is None else ("done", None)
     statuses = {job.status for job in jobs}
     error = next((job.error for job in jobs if job.error and job.status != "done"), None)
     if "failed" in statuses:
@@ -65,21 +83,34 @@ def render_status(session: Session, bulletin: Bulletin) -> tuple[str | None, str
     return "done", None
 
 
-def artifact_view(artifact: Artifact) -> dict[str, Any]:
+def artifact_view(artifact: Artifact, *, published: bool = True) -> dict[str, Any]:
     view = {"kind": artifact.kind, "url": f"/media/{artifact.sha256}", "sha256": artifact.sha256,
             "bytes": artifact.bytes, "mime": artifact.mime, "renderer": artifact.renderer,
             "revision": artifact.revision}
     view.update(artifact.meta or {})
+    view["published"] = published
     return view
 
 
 def artifacts_of(session: Session, bulletin: Bulletin, revision: int | None = None) -> list[Artifact]:
-    number = revision if revision is not None else bulletin.approved_revision
+    number = revision if revision is not None else rendered_revision(bulletin)
     if number is None:
         return []
     return list(session.scalars(select(Artifact).where(
         Artifact.bulletin_id == bulletin.id, Artifact.revision == number).order_by(
         Artifact.renderer, Artifact.position)))
+
+
+def shown_artifacts(session: Session, bulletin: Bulletin, *, may_see_unpublished: bool) -> list[dict[str, Any]]:
+    """The artifacts a bulletin lists: published ones to everyone who may see the bulletin, those
+    of a revision not yet approved only to whoever may approve it (``"published": false``)."""
+    number = rendered_revision(bulletin)
+    if number is None:
+        return []
+    published = is_published(bulletin, number)
+    if not published and not may_see_unpublished:
+        return []
+    return [artifact_view(a, published=published) for a in artifacts_of(session, bulletin, number)]
 
 
 def _pid_alive(pid: int) -> bool:
@@ -222,7 +253,8 @@ class Pipeline:
                                     bytes=len(item.data), mime=item.mime, meta={**item.meta, **item.declared()})
                 session.add(artifact)
                 session.flush()
-                views.append(artifact_view(artifact))
+                bulletin = session.get(Bulletin, job.bulletin_id)
+                views.append(artifact_view(artifact, published=is_published(bulletin, job.revision)))
         for view in views:
             notify(self.pm, "hub_on_artifact_stored", artifact=view, bulletin=ctx.bulletin, settings=self.settings)
 

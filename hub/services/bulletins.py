@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from hub import bulletins as domain
 from hub.auth import Principal
 from hub.models import Bulletin
-from hub.pipeline import artifact_view, artifacts_of, enqueue
+from hub.pipeline import enqueue, shown_artifacts
 from hub.services import Service, Transaction
 
 Content = domain.Content
@@ -32,12 +32,12 @@ class BulletinService(Service):
 
     def get(self, principal: Principal, bulletin_id: str) -> dict[str, Any]:
         with self.reading() as session:
-            return domain.view(session, domain.visible(session, principal, bulletin_id))
+            return domain.view(session, domain.visible(session, principal, bulletin_id), viewer=principal)
 
     def artifacts(self, principal: Principal, bulletin_id: str) -> list[dict[str, Any]]:
         with self.reading() as session:
             bulletin = domain.visible(session, principal, bulletin_id)
-            return [artifact_view(a) for a in artifacts_of(session, bulletin)]
+            return shown_artifacts(session, bulletin, may_see_unpublished=domain.may_approve(principal))
 
     def listing(self, principal: Principal, *, status: str | None = None, commune: str | None = None,
                 priority: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
@@ -87,7 +87,7 @@ class BulletinService(Service):
         with self.transaction(tx) as t:
             bulletin, created = domain.create(t.session, principal, content, source=source, source_ref=source_ref)
             t.session.flush()
-            return domain.view(t.session, bulletin), created
+            return domain.view(t.session, bulletin, viewer=principal), created
 
     def edit(self, principal: Principal, bulletin_id: str, changes: dict[str, Any], *,
              tx: Transaction | None = None) -> dict[str, Any]:
@@ -95,9 +95,11 @@ class BulletinService(Service):
         with self.transaction(tx) as t:
             bulletin = domain.edit(t.session, principal, bulletin_id, changes)
             t.session.flush()
-            return domain.view(t.session, bulletin)
+            return domain.view(t.session, bulletin, viewer=principal)
 
     def submit(self, principal: Principal, bulletin_id: str, *, tx: Transaction | None = None) -> dict[str, Any]:
+        """Send the current revision for approval and queue its render at once, so that the approver
+        hears exactly what will air and approval has nothing left to wait for."""
         return self._transition(principal, bulletin_id, "submit", tx=tx)
 
     def approve(self, principal: Principal, bulletin_id: str, *, reason: str | None = None,
@@ -134,14 +136,18 @@ class BulletinService(Service):
             bulletin = domain.transition(
                 t.session, principal, bulletin_id, action, reason=reason, expected_hash=expected_hash,
                 allow_self_approval=hub.settings.allow_self_approval)
+            if action in ("submit", "approve"):
+                self._render(t, bulletin)
             if action == "approve":
-                self._on_approved(t, bulletin)
+                approved = domain.snapshot(t.session, bulletin)
+                t.after_commit(lambda: hub.notify("hub_on_bulletin_approved", bulletin=approved))
             t.session.flush()
-            return domain.view(t.session, bulletin)
+            return domain.view(t.session, bulletin, viewer=principal)
 
-    def _on_approved(self, t: Transaction, bulletin: Bulletin) -> None:
+    def _render(self, t: Transaction, bulletin: Bulletin) -> None:
+        """Queue the current revision's render jobs (idempotent: a revision submitted earlier has
+        them already, and approving it queues nothing new) and wake the workers after the commit."""
         hub = self.hub
-        approved = domain.snapshot(t.session, bulletin)
-        enqueue(t.session, bulletin, hub.pipeline.renderers, list(approved.channels), approved.priority)
-        t.after_commit(hub.pipeline.wake)
-        t.after_commit(lambda: hub.notify("hub_on_bulletin_approved", bulletin=approved))
+        revision = domain.current_revision(t.session, bulletin)
+        if enqueue(t.session, bulletin, hub.pipeline.renderers, list(revision.channels), revision.priority):
+            t.after_commit(hub.pipeline.wake)

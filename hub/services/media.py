@@ -24,6 +24,10 @@ from hub.services import Service, Transaction
 
 
 class MediaService(Service):
+    def __init__(self, services) -> None:
+        super().__init__(services)
+        self._audiences: dict[str, tuple[int, str]] = {}
+
     # --- a bulletin's recording -------------------------------------------------------------------
 
     def check_may_edit(self, principal: Principal, bulletin_id: str) -> None:
@@ -96,26 +100,62 @@ class MediaService(Service):
 
     # --- who may read a file ----------------------------------------------------------------------
 
-    def is_public(self, sha256: str) -> bool:
-        """Media of a currently approved web-channel bulletin may be fetched without a token."""
+    def audience(self, sha256: str) -> str:
+        """Who may read a stored file: ``public`` (published on the web channel), ``audience``
+        (published, or uploaded programme audio: devices and users), ``approvers``
+        (only artifacts of revisions not yet approved, and recordings: editors and admins), or ``none``.
+
+        Remembered per schedule generation: every approval, edit and withdrawal bumps it, and a fleet
+        downloading an emergency at once must not queue on the database.
+        """
+        generation = self.hub.counter.value()
+        cached = self._audiences.get(sha256)
+        if cached is not None and cached[0] == generation:
+            return cached[1]
         with self.reading() as session:
             rows = session.execute(
-                select(Revision.channels).join(Bulletin, Bulletin.id == Artifact.bulletin_id)
+                select(Revision.channels, Bulletin.status, Bulletin.approved_revision, Bulletin.revision,
+                       Artifact.revision)
+                .select_from(Artifact).join(Bulletin, Bulletin.id == Artifact.bulletin_id)
                 .join(Revision, (Revision.bulletin_id == Bulletin.id) & (Revision.revision == Artifact.revision))
-                .where(Artifact.sha256 == sha256, Bulletin.status == "approved",
-                       Bulletin.approved_revision == Artifact.revision)
-                .select_from(Artifact)
-            ).all()
-        return any("web" in channels for (channels,) in rows)
+                .where(Artifact.sha256 == sha256)).all()
+            upload = session.get(MediaObject, sha256)
+        # Programme audio uploaded for playlists airs as it is; a bulletin's recording only once the
+        # revision it belongs to is approved (then it is that revision's artifact, or its source).
+        programme = upload is not None and upload.uploaded_by is not None and (upload.meta or {}).get("role") != "recording"
+        recording = upload is not None and (upload.meta or {}).get("role") == "recording"
+        published = [channels for channels, status, approved, current, revision in rows
+                     if status == "approved" and approved == revision == current]
+        if any("web" in channels for channels in published):
+            audience = "public"
+        elif published or programme:
+            audience = "audience"
+        elif rows or recording:
+            audience = "approvers"
+        else:
+            audience = "none"
+        if len(self._audiences) > 100_000:
+            self._audiences.clear()
+        self._audiences[sha256] = (generation, audience)
+        return audience
+
+    def is_public(self, sha256: str) -> bool:
+        """Media of a currently approved web-channel bulletin may be fetched without a token."""
+        return self.audience(sha256) == "public"
 
     def check_readable(self, sha256: str, token: str | None) -> None:
-        """Raise Unauthenticated unless ``token`` may read the file: a device, a user, or anyone
-        for public media. A device token is checked against the poll cache: a fleet downloading
-        an emergency at once must not queue on the database."""
+        """Raise unless ``token`` may read the file (Unauthenticated without a good token, NotFound
+        for a file this caller may not know of): what is not approved yet answers only to those who
+        may approve it, never to a device or the public. A device token is checked against the poll
+        cache, without the database."""
+        audience = self.audience(sha256)
+        if audience == "public":
+            return
         hub = self.hub
         device = hub.device_tokens.lookup(token) if token and token.startswith(DEVICE_PREFIX) else None
-        if device is None and not self.is_public(sha256):
-            hub.services.directory.authenticate(token)
+        principal = device or hub.services.directory.authenticate(token)
+        if audience == "approvers" and not domain.may_approve(principal):
+            raise NotFound("no such media")
 
     def mime(self, sha256: str) -> str:
         """A media file's type; it never changes, so it is looked up once per process."""
