@@ -173,9 +173,9 @@ class QuickMedia:
     def audio(self, ctx):
         freq = 300 + int(ctx.bulletin.content_hash[:4], 16) % 600
         return [RenderedMedia(kind="audio", mime="audio/mpeg", data=tone_mp3(self.seconds, freq),
-                              meta={"duration_s": self.seconds, "engine": "tone", "voice": "none"})]
+                              meta={"engine": "tone", "voice": "none"}, duration_s=self.seconds)]
 
     def slides(self, ctx):
         color = "darkred" if ctx.bulletin.priority == "emergency" else "navy"
-        return [RenderedMedia(kind="slide", mime="image/png", data=slide_png(color),
-                              meta={"orientation": "landscape", "page": 1, "pages": 1, "duration_s": 5})]
+        return [RenderedMedia(kind="slide", mime="image/png", data=slide_png(color), orientation="landscape",
+                              page=1, pages=1, duration_s=5)]
