@@ -137,7 +137,11 @@ def hub_on_bulletin_approved(bulletin: BulletinSnapshot, settings: Settings) -> 
 def hub_on_artifact_stored(artifact: dict[str, Any], bulletin: BulletinSnapshot, settings: Settings) -> None:
     """React to an artifact having been stored and recorded (after the commit).
 
-    :param artifact: the artifact as the API shows it (kind, url, sha256, bytes, mime, …).
+    Revisions are rendered when they are submitted, before anyone approves them: an artifact with
+    ``artifact["published"]`` false belongs to a revision not yet approved and must not leave the
+    hub (no CDN, no other system) until it is; ``hub_on_bulletin_approved`` says when.
+
+    :param artifact: the artifact as the API shows it (kind, url, sha256, bytes, mime, published, …).
     :param bulletin: the revision it was rendered from.
     :param settings: the hub's settings; a plugin reads its own section with ``settings.section(MySettings)``.
 
@@ -145,6 +149,6 @@ def hub_on_artifact_stored(artifact: dict[str, Any], bulletin: BulletinSnapshot,
 
         @hookimpl
         def hub_on_artifact_stored(artifact):
-            if artifact["kind"] == "audio":
+            if artifact["kind"] == "audio" and artifact["published"]:
                 push_to_cdn(artifact["sha256"])
     """
