@@ -66,13 +66,17 @@ class DeviceEvents:
             loop.call_soon_threadsafe(wakeup.set)
 
     def _pass(self) -> list[tuple[asyncio.Queue, Entry]]:
-        """Every subscribed device's current ETag where it differs from what its queue was told.
+        """Every subscribed device's current manifest where its ETag differs from what its queue
+        was told; nothing (and no rebuild) while every held manifest is still fresh.
 
         One thread hand-off for the whole fleet: devices of a commune share one resolved timeline,
         so a pass over 200 devices costs a few hundred milliseconds at most.
         """
         generation = self.counter.value()
         now = utcnow()
+        # Another process's change shows in the counter; time passing shows as staleness.
+        if all(self.manifests.is_fresh(device_id, generation, now) for device_id in list(self._subscribers)):
+            return []
         changed = []
         for subscribers in list(self._subscribers.values()):
             for queue, device in list(subscribers):
@@ -81,12 +85,9 @@ class DeviceEvents:
                     changed.append((queue, entry))
         return changed
 
-    def _subscribed_stale(self) -> bool:
-        now = utcnow()
-        generation = self.counter.value()
-        return any(not self.manifests.is_fresh(device_id, generation, now) for device_id in list(self._subscribers))
-
     async def _watch(self) -> None:
+        # Woken at once by this process's commits (no polling interval on an approval's path);
+        # the timeout only catches other processes' changes and time passing.
         while self._subscribers:
             try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout=self.poll_s)
@@ -94,9 +95,6 @@ class DeviceEvents:
                 pass
             self._wakeup.clear()
             try:
-                # Another process's change shows in the counter; time passing shows as staleness.
-                if not await asyncio.to_thread(self._subscribed_stale):
-                    continue
                 for queue, entry in await asyncio.to_thread(self._pass):
                     self._told[id(queue)] = entry.etag
                     if queue.full():
