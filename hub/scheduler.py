@@ -29,7 +29,7 @@ LOOKBACK = timedelta(hours=12)
 #: programme or an emergency just past the window's end can push back one that starts inside it.
 LOOKAHEAD = timedelta(hours=12)
 
-Priority = Literal["normal", "priority", "emergency"]
+Priority = Literal[PRIORITIES]
 Reason = Literal["playlist", "priority", "emergency"]
 
 

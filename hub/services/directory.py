@@ -12,6 +12,7 @@ from hub.auth import Principal, authenticate
 from hub.errors import Forbidden, NotFound
 from hub.models import Commune, Device
 from hub.services import Service, Transaction
+from hub.validation import well_formed_id
 
 
 class DirectoryService(Service):
@@ -30,7 +31,7 @@ class DirectoryService(Service):
 
     def commune(self, code: str, *, tx: Transaction | None = None) -> dict[str, Any] | None:
         with self.reading(tx) as session:
-            row = session.get(Commune, code) if isinstance(code, str) and "\x00" not in code else None
+            row = session.get(Commune, code) if well_formed_id(code, 32) else None
             return accounts.commune_view(row) if row is not None else None
 
     def known_communes(self, codes: Iterable[str], *, tx: Transaction | None = None) -> set[str]:

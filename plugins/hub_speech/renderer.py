@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from hub.plugin_api import LOCAL_TZ
 from hub.plugin_types import CommuneInfo, RenderContext, RenderedMedia
 from hub_speech.audio import MASTERING_VERSION, FFmpegError, SpeechSettings, check_upload, master
 from hub_speech.cache import FileCache, cache_key
@@ -25,7 +25,6 @@ from hub_speech.chime import bookends
 
 log = logging.getLogger(__name__)
 
-_LOCAL = ZoneInfo("Asia/Ho_Chi_Minh")
 MIME = "audio/mpeg"
 
 
@@ -226,7 +225,7 @@ def _album(communes: list[CommuneInfo] | tuple[CommuneInfo, ...], province: str)
 
 
 def _tags(title: str, artist: str, album: str, when: datetime | None) -> dict[str, str]:
-    day = (when.astimezone(_LOCAL) if when and when.tzinfo else when or datetime.now(_LOCAL)).date()
+    day = (when.astimezone(LOCAL_TZ) if when and when.tzinfo else when or datetime.now(LOCAL_TZ)).date()
     return {"title": title, "artist": artist, "album": album, "date": day.isoformat(), "genre": "Speech"}
 
 
