@@ -172,24 +172,21 @@ def build_parser(pm=None, settings: Settings | None = None) -> argparse.Argument
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a bad setting or a domain error is one line on stderr and exit status 2."""
     from hub.plugins import make_plugin_manager
 
-    try:
+    def run() -> int:
         settings = Settings()
         pm = make_plugin_manager(settings)
-    except ValidationError as exc:
-        print(f"hub: invalid setting: {exc}", file=sys.stderr)
-        return 2
-    except HubError as exc:
-        print(f"hub: {exc.detail}", file=sys.stderr)
-        return 2
-    args = build_parser(pm, settings).parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if not args.verbose:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-    try:
+        args = build_parser(pm, settings).parse_args(argv)
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if not args.verbose:
+            logging.getLogger("alembic").setLevel(logging.WARNING)
         return args.func(args, settings) or 0
+
+    try:
+        return run()
     except ValidationError as exc:
         print(f"hub: invalid setting: {exc}", file=sys.stderr)
         return 2
