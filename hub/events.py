@@ -42,7 +42,9 @@ class DeviceEvents:
             self._loop = asyncio.get_running_loop()
             self._wakeup = asyncio.Event()
             self._watcher = self._loop.create_task(self._watch())
-        entry = await asyncio.to_thread(self.manifests.get, device)
+        # A fleet reconnecting at once mostly finds its manifests cached: only a rebuild, which
+        # reads the store, goes to a worker thread.
+        entry = self.manifests.cached_entry(device) or await asyncio.to_thread(self.manifests.get, device)
         self._told[id(queue)] = entry.etag
         queue.put_nowait(entry)
         return queue

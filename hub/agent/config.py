@@ -30,6 +30,11 @@ class AgentSettings(BaseSettings):
     backoff_max_s: float = Field(default=300.0, gt=0)
     #: Listen to GET /api/v1/device/events so an emergency starts within seconds.
     events: bool = True
+    #: After the event stream drops, or cannot be opened, the next try is a random time between
+    #: these two later (the hub's ``retry:`` field replaces the upper one). Not doubling: after a
+    #: hub restart every device should be listening again within seconds.
+    events_retry_min_s: float = Field(default=0.5, ge=0)
+    events_retry_max_s: float = Field(default=3.0, gt=0)
     #: The hub sends a keep-alive every 15 s; silence longer than this means the stream is dead.
     events_timeout_s: float = Field(default=45.0, gt=0)
     request_timeout_s: float = Field(default=15.0, gt=0)

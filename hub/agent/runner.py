@@ -75,6 +75,7 @@ class Agent:
         self._waited: set[tuple[str, datetime]] = set()
         self._threads: list[threading.Thread] = []
         self._events_client: HubClient | None = None
+        self._save_lock = threading.Lock()
 
         saved = self.saved.load()
         if saved is not None:
@@ -193,11 +194,12 @@ class Agent:
         return self.apply(response.body, response.etag, response.sent, response.received)
 
     def apply(self, raw: bytes, etag: str | None, sent: float, received: float, *,
-              observe_clock: bool = True) -> bool:
+              observe_clock: bool = True, pushed: bool = False) -> bool:
         """Take a manifest from the hub; a bad one is logged and the previous one kept.
 
         ``observe_clock`` is off for a pushed manifest: with no request, there is no round trip to
         correct ``server_time`` by, so the clock keeps the offset its last fetch measured.
+        ``pushed``: it came with an event, so the fetcher goes straight to its media.
         """
         try:
             manifest = parse(raw)
@@ -206,12 +208,20 @@ class Agent:
             return False
         offset = self.clock.observe(manifest.server_time, sent, received) if observe_clock else self.clock.offset_s
         self.manifest, self.etag = manifest, etag
-        try:
-            self.saved.save(raw, etag, offset)
-        except OSError as exc:
-            log.error("cannot save the manifest: %s", exc)
         log.info("manifest %s: %d item(s), clock offset %+.3f s", etag, len(manifest.items), offset)
+        # The scheduler and the fetcher are told before the manifest is saved: the disk (an SD
+        # card) may take its time, and an emergency's download need not wait for it.
+        if pushed:
+            self.skip_refresh = True
+            self.fetch_now.set()
         self.wake.set()
+        with self._save_lock:
+            # The fetcher and the listener both take manifests: an older one never goes back on disk.
+            if self.etag == etag:
+                try:
+                    self.saved.save(raw, etag, offset)
+                except OSError as exc:
+                    log.error("cannot save the manifest: %s", exc)
         return True
 
     def download_media(self, client: HubClient) -> int:
@@ -252,11 +262,11 @@ class Agent:
             self._listen(client)
 
     def _listen(self, client: HubClient) -> None:
-        failures = 0
+        refusals = 0
         while not self.stopping.is_set():
             try:
                 for etag, raw in client.events(self.settings.events_timeout_s):
-                    failures = 0
+                    refusals = 0
                     if etag == self.etag:
                         continue
                     # A manifest that came with the event is taken as it is (no round trip to a
@@ -264,16 +274,34 @@ class Agent:
                     # downloads its media.
                     # Until a fetch has measured the clock, a fetch it is: scheduling by an unset
                     # offset could play at the wrong time on a device whose clock is off.
-                    if raw is not None and self.clock.measured and self.apply(raw, etag, 0.0, 0.0,
-                                                                              observe_clock=False):
-                        self.skip_refresh = True
-                    self.fetch_now.set()
-                failures += 1
-            except (HubDown, Refused) as exc:
-                failures += 1
+                    if not (raw is not None and self.clock.measured
+                            and self.apply(raw, etag, 0.0, 0.0, observe_clock=False, pushed=True)):
+                        self.fetch_now.set()
+                delay = self.reconnect_delay(client.retry_s)
+            except Refused as exc:
+                # The same token will be refused again at once: this one backs off for real.
+                refusals += 1
+                delay = self._backoff(refusals)
+                log.log(logging.WARNING if refusals == 1 else logging.DEBUG,
+                        "event stream: %s; retrying with backoff", exc)
+            except HubDown as exc:
+                delay = self.reconnect_delay(client.retry_s)
                 if not self.stopping.is_set():
                     log.debug("event stream: %s", exc)
-            self.stopping.wait(self._backoff(failures))
+            self.stopping.wait(delay)
+
+    def reconnect_delay(self, hinted_s: float | None = None) -> float:
+        """How long to wait before opening the event stream again after it dropped or failed.
+
+        Random in [events_retry_min_s, events_retry_max_s], the upper bound replaced by the hub's
+        ``retry:`` hint when it sent one. Bounded rather than doubling: a hub restart must not
+        leave the fleet deaf for minutes; jittered, so that the fleet comes back spread out, not
+        in one burst. Polling keeps its exponential backoff.
+        """
+        s = self.settings
+        high = s.events_retry_max_s if hinted_s is None else min(hinted_s, s.backoff_max_s)
+        low = min(s.events_retry_min_s, high)
+        return random.uniform(low, max(low, high))
 
     # --- playing -----------------------------------------------------------------------------
 
@@ -420,13 +448,20 @@ class Agent:
     def _queue_heartbeat(self) -> None:
         self.outbox.add_heartbeat(self.heartbeat_payload())
 
+    def first_heartbeat_delay(self) -> float:
+        """A random part of one interval: a fleet that starts together (power back in a whole
+        district, a new agent rolled out) must not write its heartbeats in the same instant as it
+        subscribes, nor keep them in step afterwards."""
+        return random.uniform(0.0, self.settings.heartbeat_s)
+
     def _send_loop(self) -> None:
         with closing(self._client()) as client:
             self._send(client)
 
     def _send(self, client: HubClient) -> None:
         failures = 0
-        next_beat = retry_at = time.monotonic()
+        retry_at = time.monotonic()
+        next_beat = retry_at + self.first_heartbeat_delay()
         while not self.stopping.is_set():
             self.send_now.clear()
             if time.monotonic() >= next_beat:

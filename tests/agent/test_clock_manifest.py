@@ -59,3 +59,25 @@ def test_a_bad_manifest_is_ignored_and_the_previous_one_kept(make_agent, tmp_pat
     empty = make_agent("http://127.0.0.1:9", "token", start=False)
     assert empty.manifest is None and empty.etag is None
     empty.stop()
+
+
+def test_a_pushed_manifest_wakes_the_fetcher_and_an_older_one_never_goes_back_on_disk(make_agent, tmp_path):
+    agent = make_agent("http://127.0.0.1:9", "token", start=False)
+    newer = _manifest(items=[])
+    real_set = agent.wake.set
+
+    def meanwhile() -> None:
+        # The fetcher takes a newer manifest while the listener is between taking its own and saving it.
+        agent.wake.set = real_set
+        assert agent.apply(newer, '"e2"', T0, T0)
+        real_set()
+
+    agent.wake.set = meanwhile
+    assert agent.apply(_manifest(), '"e1"', T0, T0, observe_clock=False, pushed=True)
+    # Pushed: the fetcher was told to go to the media, without fetching the manifest again.
+    assert agent.fetch_now.is_set() and agent.skip_refresh
+    assert agent.etag == '"e2"'
+    agent.stop()
+    again = make_agent("http://127.0.0.1:9", "token", start=False)
+    assert again.etag == '"e2"' and again.manifest.items == []
+    again.stop()
