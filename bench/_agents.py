@@ -5,7 +5,11 @@ only records when things happen: each event on the stream, each manifest taken, 
 each play. The player is either a callable in this process (no fork per play) or a real tiny
 command; both append ``device sha256 time`` to the shared plays file, which the bench tails.
 
-    python -m bench._agents CONFIG.json      # then on stdin: "ready <since>" or "stop"
+    python -m bench._agents CONFIG.json      # then on stdin: "ready <since> <timeout>" or "stop"
+
+"ready" answers with one line, ``ready {json}``: how many agents are subscribed (an event stream
+opened after ``since`` and a manifest held), when each such stream gave its first event, and when
+this process had imported, built and started its agents (wall clock).
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from hub.agent import Agent, AgentSettings
-from hub.agent.client import HubClient
+IMPORTING = time.time()
+
+from hub.agent import Agent, AgentSettings  # noqa: E402
+from hub.agent.client import HubClient  # noqa: E402
 
 
 class TimedClient(HubClient):
@@ -119,13 +125,16 @@ class TimedAgent(Agent):
             self.timeline["applies"].append((time.time(), sent or time.time(), etag, urgent))
         return taken
 
-    def subscribed_since(self, since: float) -> bool:
+    def subscribed_since(self, since: float) -> float | None:
+        """When the first stream opened after ``since`` gave its first event, if one is open now."""
         client = self._events_client
-        return (self.etag is not None and client is not None and client._stream is not None
-                and bool(self.timeline["streams"]) and self.timeline["streams"][-1] >= since)
+        if self.etag is None or client is None or client._stream is None:
+            return None
+        return next((t for t in self.timeline["streams"] if t >= since), None)
 
 
 def main() -> None:
+    phases = {"importing": IMPORTING, "imported": time.time()}
     config = json.loads(Path(sys.argv[1]).read_text())
     logging.basicConfig(filename=config["log"], level=logging.WARNING,
                         format=f"%(asctime)s {os.getpid()} %(levelname)s %(name)s: %(message)s")
@@ -135,10 +144,12 @@ def main() -> None:
         settings = AgentSettings(server=config["server"], token=spec["token"], cache=Path(spec["cache"]),
                                  player=spec["player"], **config["overrides"])
         agents.append(TimedAgent(settings, spec["device"], plays_file, config["callable_player"]))
+    phases["built"] = time.time()
     # Started a little apart, as a fleet would not connect in the same millisecond.
     for agent in agents:
         agent.start()
-        time.sleep(0.005)
+        time.sleep(config.get("stagger_s", 0.005))
+    phases["started"] = time.time()
 
     for line in sys.stdin:
         command, *rest = line.split()
@@ -146,8 +157,9 @@ def main() -> None:
             since, deadline = float(rest[0]), time.monotonic() + float(rest[1])
             while time.monotonic() < deadline and not all(a.subscribed_since(since) for a in agents):
                 time.sleep(0.05)
-            ready = sum(a.subscribed_since(since) for a in agents)
-            print(f"ready {ready}", flush=True)
+            at = [t for t in (a.subscribed_since(since) for a in agents) if t is not None]
+            print("ready " + json.dumps({"ready": len(at), "agents": len(agents), "subscribed_at": at,
+                                         "phases": phases}), flush=True)
         elif command == "stop":
             break
 
