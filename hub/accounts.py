@@ -9,11 +9,62 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.auth import DEVICE_PREFIX, ROLES, USER_PREFIX, Principal, hash_token, new_token
-from hub.errors import Conflict, Invalid
-from hub.models import AuditEvent, Commune, Device, User
+from hub.errors import Conflict, Invalid, NotFound
+from hub.clock import utcnow
+from hub.models import AuditEvent, Commune, ConsoleSession, Device, User
 
 CODE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 DEVICE_KINDS = ("speaker", "display")
+#: Console passwords: at least this long, at most this long (argon2 hashes any length; a bound
+#: keeps one request from costing much).
+PASSWORD_MIN, PASSWORD_MAX = 8, 1024
+
+_hasher = None
+
+
+def _password_hasher():
+    """argon2id with argon2-cffi's defaults (RFC 9106's low-memory profile), made once."""
+    global _hasher
+    if _hasher is None:
+        from argon2 import PasswordHasher
+
+        _hasher = PasswordHasher()
+    return _hasher
+
+
+def hash_password(password: str) -> str:
+    """A slow salted hash (argon2id, PHC string); the password itself is never stored."""
+    if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise Invalid(f"a password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long")
+    if "\x00" in password:
+        raise Invalid("a password must not contain NUL characters")
+    return _password_hasher().hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches; with no hash (or an unknown user) the same work is done anyway."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    hasher = _password_hasher()
+    if not password_hash or len(password) > PASSWORD_MAX:
+        try:
+            hasher.verify(_dummy_hash(), password[:PASSWORD_MAX])
+        except (VerificationError, InvalidHashError):
+            pass
+        return False
+    try:
+        return hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+_dummy: list[str] = []
+
+
+def _dummy_hash() -> str:
+    if not _dummy:
+        _dummy.append(_password_hasher().hash("not a password of anyone"))
+    return _dummy[0]
 
 
 def _audit(session: Session, actor: Principal | None, action: str, kind: str, object_id: str) -> None:
@@ -49,7 +100,7 @@ def user_view(user: User) -> dict[str, Any]:
 
 
 def add_user(session: Session, name: str, role: str, commune: str | None = None,
-             actor: Principal | None = None) -> dict[str, Any]:
+             actor: Principal | None = None, password: str | None = None) -> dict[str, Any]:
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}")
     if role == "operator" and not commune:
@@ -62,11 +113,26 @@ def add_user(session: Session, name: str, role: str, commune: str | None = None,
     if session.scalar(select(User).where(User.name == name.strip())) is not None:
         raise Conflict(f"user {name} exists already")
     token = new_token(USER_PREFIX)
-    user = User(name=name.strip(), role=role, commune=commune, token_hash=hash_token(token))
+    user = User(name=name.strip(), role=role, commune=commune, token_hash=hash_token(token),
+                password_hash=hash_password(password) if password is not None else None)
     session.add(user)
     session.flush()
     _audit(session, actor, "create", "user", user.id)
-    return {**user_view(user), "token": token}
+    return {**user_view(user), "token": token, "password_set": user.password_hash is not None}
+
+
+def set_password(session: Session, name: str, password: str, actor: Principal | None = None) -> dict[str, Any]:
+    """A new console password for a user; every console session of theirs ends (sign in again)."""
+    user = session.scalar(select(User).where(User.name == name.strip()))
+    if user is None:
+        raise NotFound(f"unknown user: {name}")
+    user.password_hash = hash_password(password)
+    now = utcnow()
+    for row in session.scalars(select(ConsoleSession).where(ConsoleSession.user_id == user.id,
+                                                            ConsoleSession.ended_at.is_(None))):
+        row.ended_at = now
+    _audit(session, actor, "set_password", "user", user.id)
+    return {**user_view(user), "password_set": True}
 
 
 def device_view(device: Device) -> dict[str, Any]:

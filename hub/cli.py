@@ -60,9 +60,22 @@ def cmd_communes_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _read_password() -> str:
+    """One line of standard input, without its line end (a password never appears in argv)."""
+    return sys.stdin.readline().rstrip("\r\n")
+
+
 def cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
+    password = _read_password() if args.password_stdin else None
     hub = _open_hub(settings)
-    _print(hub.services.directory.add_user(None, args.name, args.role, args.commune))
+    _print(hub.services.directory.add_user(None, args.name, args.role, args.commune, password=password))
+    return 0
+
+
+def cmd_users_set_password(args: argparse.Namespace, settings: Settings) -> int:
+    password = _read_password()
+    hub = _open_hub(settings)
+    _print(hub.services.directory.set_password(None, args.name, password))
     return 0
 
 
@@ -145,6 +158,10 @@ def build_parser(pm=None, settings: Settings | None = None) -> argparse.Argument
     p.add_argument("name")
     p.add_argument("--role", required=True, choices=["admin", "editor", "operator", "monitor"])
     p.add_argument("--commune")
+    p.add_argument("--password-stdin", action="store_true", help="read a console password from standard input")
+    p = command("set-password", cmd_users_set_password,
+                "set a user's console password, read from standard input (their sessions end)", users)
+    p.add_argument("name")
 
     devices = sub.add_parser("devices", help="manage devices").add_subparsers(dest="action", required=True)
     p = command("add", cmd_devices_add, "register a device and print its token (shown only this once)", devices)

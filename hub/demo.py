@@ -90,13 +90,15 @@ def _fill(hub: Hub) -> dict:
     directory = hub.services.directory
     for code, name, voice in COMMUNES:
         directory.add_commune(None, code, name, voice=voice)
-    users = {
-        "admin": directory.add_user(None, "quantri", "admin"),
-        "editor": directory.add_user(None, "bientap", "editor"),
-        "approver": directory.add_user(None, "pheduyet", "editor"),
-        "monitor": directory.add_user(None, "giamsat", "monitor"),
-        "operator": directory.add_user(None, "vanhanh-lvt", "operator", "LSN-LVT"),
-    }
+    import secrets
+
+    people = {"admin": ("quantri", "admin", None), "editor": ("bientap", "editor", None),
+              "approver": ("pheduyet", "editor", None), "monitor": ("giamsat", "monitor", None),
+              "operator": ("vanhanh-lvt", "operator", "LSN-LVT")}
+    users = {}
+    for key, (name, role, commune) in people.items():
+        password = secrets.token_urlsafe(9)  # a console password, printed once with the token
+        users[key] = {**directory.add_user(None, name, role, commune, password=password), "password": password}
     devices = {
         "speaker": directory.register_device(None, "Cụm loa khối 3", "LSN-LVT", "speaker"),
         "speaker_cl": directory.register_device(None, "Cụm loa thôn Nà Cạn", "LSN-CL", "speaker"),
@@ -134,8 +136,10 @@ def _report(settings: Settings, created: dict, rendered: int) -> None:
     base = settings.public_url.rstrip("/")
     print(f"Demo data added to {settings.data_dir} ({rendered} render jobs run offline).")
     print(f"Start the hub with `hub serve`, then open {base}/docs for the API.")
+    # TODO: `hub demo` takes no --host/--port yet; the console's address follows HUB_PUBLIC_URL.
+    print(f"The console: {base}/console (sign in with a name and password below).")
     for role, user in created["users"].items():
-        print(f"  {role:9} {user['name']:12} token {user['token']}")
+        print(f"  {role:9} {user['name']:12} password {user.get('password', '-'):14} token {user['token']}")
     for kind, device in created["devices"].items():
         print(f"  device    {device['name'][:20]:20} token {device['token']}")
     first = created["bulletins"][0]

@@ -84,6 +84,35 @@ class User(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: argon2id hash (PHC string) of the console password; None: this user cannot sign in.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+
+
+class ConsoleSession(Base):
+    """A signed-in browser: valid while not ended, not expired (idle or absolute), its user active."""
+
+    __tablename__ = "console_sessions"
+
+    #: sha256 of the random token the cookie carries (the token itself is never stored).
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class LoginFailure(Base):
+    """One failed console sign-in, counted per user name and per address to slow guessing."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    username: Mapped[str] = mapped_column(String(200), index=True)
+    ip: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class Device(Base):

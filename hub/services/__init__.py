@@ -49,6 +49,7 @@ class Services:
         from hub.services.media import MediaService
         from hub.services.monitoring import MonitoringService
         from hub.services.playlists import PlaylistService
+        from hub.services.sessions import SessionService
         from hub.services.sources import SourceService
 
         self.hub = hub
@@ -59,6 +60,7 @@ class Services:
         self.monitoring = MonitoringService(self)
         self.media = MediaService(self)
         self.sources = SourceService(self)
+        self.sessions = SessionService(self)
 
     @contextmanager
     def transaction(self, tx: Transaction | None = None) -> Iterator[Transaction]:

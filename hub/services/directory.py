@@ -57,12 +57,20 @@ class DirectoryService(Service):
 
     # --- people -----------------------------------------------------------------------------------
 
-    def add_user(self, actor: Principal | None, name: str, role: str, commune: str | None = None) -> dict[str, Any]:
-        """A user and their token (shown only this once)."""
+    def add_user(self, actor: Principal | None, name: str, role: str, commune: str | None = None,
+                 password: str | None = None) -> dict[str, Any]:
+        """A user and their token (shown only this once); with ``password``, a console password too."""
         if actor is not None:
             actor.require("admin")
         with self.transaction() as t:
-            return accounts.add_user(t.session, name, role, commune, actor=actor)
+            return accounts.add_user(t.session, name, role, commune, actor=actor, password=password)
+
+    def set_password(self, actor: Principal | None, name: str, password: str) -> dict[str, Any]:
+        """A new console password (stored as argon2id); the user's console sessions end."""
+        if actor is not None:
+            actor.require("admin")
+        with self.transaction() as t:
+            return accounts.set_password(t.session, name, password, actor=actor)
 
     # --- devices ----------------------------------------------------------------------------------
 
