@@ -160,3 +160,42 @@ def test_cli_password_stdin_and_set_password(settings, monkeypatch, capsys, clie
     assert out["name"] == "bob" and "mat-khau-moi" not in json.dumps(out)
     assert client.get("/console", follow_redirects=False).status_code == 303  # a new password ends sessions
     assert sign_in(client, "bob", "mat-khau-moi-123").status_code == 303
+
+
+def test_sign_in_in_chromium_at_phone_and_desktop_sizes(settings, tmp_path):
+    """Real Chromium against a real server; the screenshots are for a person to look at."""
+    from playwright import sync_api
+
+    from hub.testing import LiveServer
+
+    app = create_app(settings, pm=make_plugin_manager(settings))
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with LiveServer(app) as server:
+        app.state.hub.services.directory.add_user(None, "bientap", "editor", password=PASSWORD)
+        with sync_api.sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                                  args=["--no-sandbox", "--disable-background-networking"])
+            try:
+                for name, size in (("phone", {"width": 360, "height": 740}), ("desktop", {"width": 1280, "height": 800})):
+                    page = chromium.new_page(viewport=size)
+                    page.goto(server.url + "/console")
+                    assert page.url.endswith("/login")
+                    page.screenshot(path=str(shots / f"login-{name}.png"), full_page=True)
+                    page.fill("input[name=username]", "bientap")
+                    page.fill("input[name=password]", "sai-mat-khau")
+                    page.click("button[type=submit]")
+                    assert "không đúng" in page.inner_text("main")
+                    page.screenshot(path=str(shots / f"login-error-{name}.png"), full_page=True)
+                    page.fill("input[name=password]", PASSWORD)
+                    page.click("button[type=submit]")
+                    assert page.url.endswith("/console")
+                    assert "bientap" in page.inner_text("main")
+                    box = page.locator("header button").bounding_box()
+                    assert box["height"] >= 44
+                    assert page.evaluate("document.documentElement.scrollWidth") <= size["width"]
+                    page.screenshot(path=str(shots / f"home-{name}.png"), full_page=True)
+                    page.close()
+            finally:
+                chromium.close()
+    print(f"screenshots in {shots}")
