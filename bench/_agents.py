@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -112,17 +113,30 @@ class TimedAgent(Agent):
             return got
 
         self.cache.fetch = timed_fetch
+        # The agent wakes its scheduler the moment it has taken a manifest (before saving it to
+        # disk): that moment, per thread, is when the manifest counts as taken.
+        self._woken: dict[int, float] = {}
+        wake = self.wake.set
+
+        def timed_wake() -> None:
+            self._woken[threading.get_ident()] = time.time()
+            wake()
+
+        self.wake.set = timed_wake
 
     def _client(self) -> HubClient:
         return TimedClient(self, self.settings.server, self.settings.token.get_secret_value(),
                            timeout=self.settings.request_timeout_s)
 
     def apply(self, raw: bytes, etag: str | None, sent: float, received: float, **kwargs: Any) -> bool:
+        me = threading.get_ident()
+        self._woken.pop(me, None)
         taken = super().apply(raw, etag, sent, received, **kwargs)
         if taken:
+            at = self._woken.pop(me, None) or time.time()
             urgent = sorted({i.bulletin_id for i in self.manifest.items if i.urgent and i.bulletin_id})
             # A manifest pushed with its event has no request: stamp it with the time it came.
-            self.timeline["applies"].append((time.time(), sent or time.time(), etag, urgent))
+            self.timeline["applies"].append((at, sent or at, etag, urgent))
         return taken
 
     def subscribed_since(self, since: float) -> float | None:

@@ -56,6 +56,8 @@ ROOT = Path(__file__).resolve().parent.parent
 GOAL = {"median_s": 2.0, "p99_s": 5.0}
 #: … and for a bulletin whose audio was made at submission, approved after a review (issue #10).
 GOAL_REVIEWED = {"median_s": 1.0, "p99_s": 1.5}
+#: How long a (re)started hub may take to answer /healthz while the fleet is knocking.
+START_TIMEOUT_S = 90.0
 TITLE = "Cảnh báo lũ quét khẩn cấp"
 BODY = ("Mưa lớn kéo dài gây nguy cơ lũ quét và sạt lở đất tại các thôn ven suối. "
         "Bà con di chuyển ngay người và tài sản đến nơi an toàn, không qua suối. Thông báo lần {n}.")
@@ -484,7 +486,12 @@ def restart_hub(server: Server, make: Any, workers: Workers, agents: int) -> tup
     began = time.time()
     server.stop()
     launched = time.time()
-    server = make().start()
+    server = make()
+    try:
+        server.start(timeout=START_TIMEOUT_S)
+    except Exception:
+        server.stop()  # a hub that did not answer in time must not outlive the bench
+        raise
     answered = time.time()
     info = workers.ready(began, 60.0)
     out = {"stop_s": round(launched - began, 2), "healthz_s": round(answered - launched, 2),
