@@ -137,9 +137,9 @@ def hub_on_bulletin_approved(bulletin: BulletinSnapshot, settings: Settings) -> 
 def hub_on_artifact_stored(artifact: dict[str, Any], bulletin: BulletinSnapshot, settings: Settings) -> None:
     """React to an artifact having been stored and recorded (after the commit).
 
-    Revisions are rendered when they are submitted, before anyone approves them: an artifact with
-    ``artifact["published"]`` false belongs to a revision not yet approved and must not leave the
-    hub (no CDN, no other system) until it is; ``hub_on_bulletin_approved`` says when.
+    Called only for published artifacts: revisions are rendered when submitted, and the artifacts
+    of one not yet approved never leave the hub through this hook. Artifacts rendered before the
+    approval are published by it (``hub_on_bulletin_approved``), not announced here.
 
     :param artifact: the artifact as the API shows it (kind, url, sha256, bytes, mime, published, …).
     :param bulletin: the revision it was rendered from.

@@ -256,7 +256,11 @@ class Pipeline:
                 bulletin = session.get(Bulletin, job.bulletin_id)
                 views.append(artifact_view(artifact, published=is_published(bulletin, job.revision)))
         for view in views:
-            notify(self.pm, "hub_on_artifact_stored", artifact=view, bulletin=ctx.bulletin, settings=self.settings)
+            # Artifacts of a revision not yet approved stay inside the hub: plugins hear of them
+            # only once they are published (a render that finishes after the approval).
+            if view["published"]:
+                notify(self.pm, "hub_on_artifact_stored", artifact=view, bulletin=ctx.bulletin,
+                       settings=self.settings)
 
     def _fail(self, job: Job, owner: str, exc: Exception) -> None:
         attempts = job.attempts

@@ -123,7 +123,10 @@ def check_items(session: Session, commune: str, items: list[ItemIn]) -> None:
                 raise Invalid(f"items[{index}]: bulletin {item.bulletin_id} does not target commune {commune}")
         else:
             media = session.get(MediaObject, item.media)
-            if media is None or not media.mime.startswith("audio/") or media.commune not in (None, commune):
+            # Only programme audio uploaded for playlists: never a bulletin's recording (it airs
+            # only as the approved revision's artifact) nor a rendered artifact.
+            programme = media is not None and media.uploaded_by is not None and (media.meta or {}).get("role") != "recording"
+            if not programme or not media.mime.startswith("audio/") or media.commune not in (None, commune):
                 raise Invalid(f"items[{index}]: media {item.media} is not audio uploaded for commune {commune}")
 
 

@@ -16,6 +16,7 @@ from hub.media import SHA256_RE
 
 router = APIRouter(tags=["media"])
 IMMUTABLE = "public, max-age=31536000, immutable"
+PRIVATE = "private, max-age=31536000, immutable"
 # One range only, and short numbers (int() refuses over 4300 digits; no file is that large anyway).
 _RANGE_RE = re.compile(r"^[ \t]*bytes[ \t]*=[ \t]*([0-9]{0,18})[ \t]*-[ \t]*([0-9]{0,18})[ \t]*$", re.IGNORECASE)
 
@@ -27,7 +28,10 @@ def get_media(sha256: str, request: Request, hub: HubDep) -> Response:
         raise NotFound("no such media")
     hub.services.media.check_readable(sha256, bearer_token(request) or request.query_params.get("token"))
     etag = f'"{sha256}"'
-    unchanged = not_modified(request, etag, {"Cache-Control": IMMUTABLE})
+    # Only public media may sit in a shared cache: an approver's preview of an unpublished
+    # revision must not be served from a proxy to the next anonymous request.
+    cache = IMMUTABLE if hub.services.media.is_public(sha256) else PRIVATE
+    unchanged = not_modified(request, etag, {"Cache-Control": cache})
     if unchanged is not None:
         return unchanged
     mime = hub.services.media.mime(sha256)
@@ -36,7 +40,7 @@ def get_media(sha256: str, request: Request, hub: HubDep) -> Response:
     if use_range is None:
         return JSONResponse({"detail": f"range not satisfiable: the file has {size} bytes"}, status_code=416,
                             headers={"Content-Range": f"bytes */{size}", "ETag": etag})
-    headers = {"ETag": etag, "Cache-Control": IMMUTABLE, "Accept-Ranges": "bytes"}
+    headers = {"ETag": etag, "Cache-Control": cache, "Accept-Ranges": "bytes"}
     if not (use_range and request.headers.get("range")):
         # A whole small file — what a fleet fetches at once for an emergency — comes from memory.
         data = hub.media.read_cached(sha256)

@@ -1,7 +1,8 @@
 """Bulletins: create, edit and move through the workflow, with every after-effect, for every door.
 
-Approval is written once, here: the workflow step (hub/bulletins.py), the render jobs of the
-approved revision, and after the commit the workers woken and ``hub_on_bulletin_approved`` fired.
+Approval is written once, here: the workflow step (hub/bulletins.py) and, after the commit,
+``hub_on_bulletin_approved`` fired. Render jobs are queued when a revision is submitted, so the
+approver hears exactly what will air and approval only publishes it.
 The API, the console, CAP ingest, RSS import and the demo all approve through :meth:`approve`.
 """
 
