@@ -105,11 +105,15 @@ class LiveHub:
 
         Written straight to the store as the upload endpoint would, which the API does not have yet.
         """
-        data = silent_mp3(seconds)
+        return self.stored(silent_mp3(seconds), commune, duration_s=seconds)
+
+    def stored(self, data: bytes, commune: str | None = None, *, duration_s: float = 1.0) -> str:
+        """Bytes in the media store with the record an upload leaves (programme audio a device
+        may fetch); bytes with no record answer 404."""
         sha256 = self.hub.media.put(data)
         with self.hub.store.session() as session:
-            session.add(MediaObject(sha256=sha256, bytes=len(data), mime="audio/mpeg",
-                                    meta={"duration_s": seconds}, commune=commune))
+            session.add(MediaObject(sha256=sha256, bytes=len(data), mime="audio/mpeg", uploaded_by="test",
+                                    meta={"duration_s": duration_s}, commune=commune))
         return sha256
 
     def playlist_now(self, commune: str, media: str) -> str:

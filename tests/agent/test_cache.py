@@ -22,7 +22,7 @@ def _media(data: bytes, sha256: str | None = None, url_sha: str | None = None) -
 def test_a_cut_download_resumes_with_a_range_request(live_hub, tmp_path):
     live_hub.people.device("loa-1", "X1")
     data = os.urandom(300_000)
-    live_hub.hub.media.put(data)
+    live_hub.stored(data)
     media = _media(data)
     cache = MediaCache(tmp_path / "media", max_bytes=10**9)
     # What a dropped 3G connection leaves behind: the first part of the file.
@@ -37,7 +37,7 @@ def test_a_cut_download_resumes_with_a_range_request(live_hub, tmp_path):
 def test_bytes_that_do_not_match_the_sha256_are_deleted_and_fetched_again(live_hub, tmp_path):
     live_hub.people.device("loa-1", "X1")
     data = os.urandom(50_000)
-    live_hub.hub.media.put(data)
+    live_hub.stored(data)
     media = _media(data)
     cache = MediaCache(tmp_path / "media", max_bytes=10**9)
     cache.part(media.sha256).write_bytes(os.urandom(20_000))  # a corrupt beginning
