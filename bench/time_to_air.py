@@ -103,7 +103,9 @@ def build_store(data: Path, devices: int, communes: int) -> dict[str, Any]:
         for n in range(devices):
             record = accounts.add_device(session, f"loa-{n:03d}", codes[n % communes], "speaker")
             made["devices"].append({"id": record["id"], "token": record["token"], "commune": codes[n % communes]})
-        session.add(MediaObject(sha256=sha256, bytes=len(jingle), mime="audio/mpeg", meta={"duration_s": 3.0}))
+        # As an upload leaves it: programme audio for every commune (playlists take nothing else).
+        session.add(MediaObject(sha256=sha256, bytes=len(jingle), mime="audio/mpeg", uploaded_by="bench",
+                                meta={"duration_s": 3.0}))
     # Each commune's day programme, at times well away from now so that none is on air during a round.
     local = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh"))
     times = sorted({(local + timedelta(hours=h)).strftime("%H:%M") for h in (3, 7, 11, 15)})
