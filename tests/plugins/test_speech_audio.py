@@ -226,3 +226,123 @@ def test_empty_silent_and_overlong_recordings_are_refused(speech_settings, tmp_p
     long = _voice_recording(tmp_path, "long.m4a", "-c:a", "aac")
     with pytest.raises(ValueError, match="longer than the 2 s allowed"):
         process_upload(long, speech_settings, audio=SpeechSettings(max_recording_s=2))
+
+
+# --- The short render: fewer ffmpeg runs, the same targets ---------------------------------------
+
+EMERGENCY = "Cảnh báo lũ quét. Nước sông lên nhanh. Bà con Bản Chu sơ tán lên nhà văn hóa trước mười bảy giờ."
+
+
+def _ffmpeg_steps(monkeypatch) -> list[str]:
+    """What the mastering asks ffmpeg for, in order (the overlapped encode counts as one step)."""
+    from hub_speech import audio as audio_mod
+
+    steps: list[str] = []
+    run, pair = audio_mod.run_ffmpeg, audio_mod.encode_and_measure
+
+    def recording_run(args, *, what):
+        steps.append(what)
+        return run(args, what=what)
+
+    def recording_pair(*args, **kwargs):
+        steps.append("encoding and measuring MP3")
+        return pair(*args, **kwargs)
+
+    monkeypatch.setattr(audio_mod, "run_ffmpeg", recording_run)
+    monkeypatch.setattr(audio_mod, "encode_and_measure", recording_pair)
+    return steps
+
+
+def _voice_and_bookends(tmp_path: Path, text: str, audio: SpeechSettings) -> tuple[Path, tuple[Path, Path] | None]:
+    voice = tmp_path / "voice.wav"
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(voice), text], check=True)
+    return voice, bookends(audio, tmp_path / "chime")
+
+
+def test_a_short_emergency_is_encoded_at_once_and_still_meets_r128(speech_pm, speech_settings, tmp_path, monkeypatch):
+    steps = _ffmpeg_steps(monkeypatch)
+    media = synthesize_to_mp3(Registrations(speech_pm, speech_settings), speech_settings, EMERGENCY)
+    # No ffmpeg run for the raw level and no candidate pass: straight to an encode, measured as it is made.
+    mastering = [step for step in steps if not step.startswith("measuring .probe")]  # the chime's, made once
+    assert mastering in (["encoding and measuring MP3"], ["encoding and measuring MP3"] * 2)
+    assert_broadcast_ready(media.data, tmp_path, tolerance=0.5)
+    lufs, peak = measure(media.data, tmp_path)
+    assert media.meta["loudness_lufs"] == pytest.approx(lufs, abs=0.15)
+    assert media.meta["true_peak_dbtp"] == pytest.approx(peak, abs=0.15)
+    assert media.duration_s == pytest.approx(float(probe(media.data, tmp_path)["format"]["duration"]), abs=0.001)
+
+
+def test_a_long_text_still_measures_candidate_gains_and_meets_r128(tmp_path, monkeypatch):
+    from hub_speech.audio import SINGLE_PASS_MAX_S, master
+
+    audio = SpeechSettings()
+    voice, ends = _voice_and_bookends(tmp_path, " ".join([SENTENCES] * 3), audio)
+    steps = _ffmpeg_steps(monkeypatch)
+    done = master(voice, audio, tmp_path, bookends=ends, tags={"title": "Lịch tiêm chủng"})
+    assert float(probe(voice.read_bytes(), tmp_path)["format"]["duration"]) > SINGLE_PASS_MAX_S
+    assert steps[0] == "measuring candidate gains"
+    assert_broadcast_ready(done.data, tmp_path, tolerance=0.5)
+    assert done.loudness.integrated_lufs == pytest.approx(measure(done.data, tmp_path)[0], abs=0.15)
+
+
+@pytest.mark.parametrize("settings", [{}, {"chime": False, "pad_ms": 0}, {"eq": True, "sample_rate": 44100}],
+                         ids=["default", "bare", "eq-44k"])
+def test_the_single_pass_path_meets_the_targets_whatever_the_settings(tmp_path, settings):
+    from hub_speech.audio import master
+
+    audio = SpeechSettings(**settings)
+    voice, ends = _voice_and_bookends(tmp_path, EMERGENCY, audio)
+    done = master(voice, audio, tmp_path, bookends=ends, tags={})
+    lufs, peak = measure(done.data, tmp_path)
+    assert abs(lufs - TARGET) <= LU_TOLERANCE and peak <= PEAK_CEILING
+    # Even when the first encode misses, the correction from what it measured lands next time.
+    assert done.passes in (2, 4)
+
+
+def test_the_voice_level_read_in_process_is_close_to_ebur128(tmp_path):
+    from hub_speech.audio import Loudness, _measure, voice_level
+
+    voice = tmp_path / "voice.wav"
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(voice), SENTENCES], check=True)
+    (mine, seconds), (theirs, their_seconds) = voice_level(voice), _measure(voice, peak="sample")
+    # Only a working level: unweighted, so within a dB or so of the K-weighted figure; the peak is exact.
+    assert mine.integrated_lufs == pytest.approx(theirs.integrated_lufs, abs=1.0)
+    assert mine.true_peak_dbtp == pytest.approx(theirs.true_peak_dbtp, abs=0.1)
+    assert seconds == pytest.approx(their_seconds, abs=0.05)
+    # Anything but a 16-bit PCM WAV is left to ffmpeg.
+    mp3 = tmp_path / "voice.mp3"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(voice), str(mp3)], check=True)
+    assert voice_level(mp3) is None
+    silent = tmp_path / "silent.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono", "-t", "2",
+                    "-c:a", "pcm_s16le", str(silent)], check=True)
+    assert voice_level(silent)[0] == Loudness(None, None)
+
+
+@pytest.mark.parametrize(("rate", "channels", "bitrate"), [(22050, 1, "64k"), (44100, 2, "128k"), (8000, 1, "32k")])
+def test_the_duration_read_from_the_mp3_header_is_what_ffprobe_says(tmp_path, rate, channels, bitrate):
+    from hub_speech.audio import duration_of, mp3_duration
+
+    voice = tmp_path / "voice.wav"
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(voice), "Xin chào bà con."], check=True)
+    out = tmp_path / "out.mp3"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(voice), "-ar", str(rate), "-ac", str(channels), "-b:a", bitrate,
+                    "-metadata", "title=Thông báo", "-id3v2_version", "4", "-write_xing", "1", str(out)], check=True)
+    assert mp3_duration(out.read_bytes()) == duration_of(out)
+    assert mp3_duration(b"not an mp3 at all") is None
+
+
+def test_encoding_and_measuring_at_once_writes_the_bytes_a_plain_encode_would(tmp_path):
+    from hub_speech import audio as audio_mod
+
+    audio = SpeechSettings()
+    voice, ends = _voice_and_bookends(tmp_path, EMERGENCY, audio)
+    tags = {"title": "Cảnh báo lũ quét", "artist": "Tỉnh Lạng Sơn", "genre": "Speech"}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    together = audio_mod.encode_and_measure(voice, audio, -1.0, 8.0, -2.5, ends, tags, tmp_path / "a" / "master.mp3")
+    plain = tmp_path / "b" / "master.mp3"
+    audio_mod.run_ffmpeg([*audio_mod._encoder_args(voice, audio, -1.0, 8.0, -2.5, ends, tags),
+                          "-id3v2_version", "4", "-write_xing", "1", "-y", str(plain)], what="encoding MP3")
+    assert (tmp_path / "a" / "master.mp3").read_bytes() == plain.read_bytes()
+    assert together == audio_mod.measure(plain)

@@ -324,3 +324,18 @@ def test_the_real_espeak_plugin_speaks_through_the_plugin_manager(tmp_path):
     assert abs(media.meta["loudness_lufs"] + 16) <= 1 and media.meta["true_peak_dbtp"] <= -1.5
     if hub_normalize_vi is not None:
         assert "15/12" not in media.meta["spoken_text"]
+
+
+def test_a_short_emergency_masters_the_same_way_every_time(tmp_path):
+    # The single-pass mastering decides from measurements alone, so the mastered cache's key holds.
+    engine = Espeak()
+    pm = make_pm(engine)
+    emergency = dict(title="Cảnh báo lũ quét", body="Nước sông lên nhanh. Bà con sơ tán lên nhà văn hóa ngay.",
+                     priority="emergency")
+    out = []
+    for n in range(2):
+        settings = settings_for(tmp_path / f"hub-{n}", "espeak-test")
+        (media,) = render(pm, context(pm, settings, tmp_path / f"hub-{n}", **emergency))
+        out.append(media)
+    assert out[0].data == out[1].data and out[0].meta == out[1].meta
+    assert abs(out[0].meta["loudness_lufs"] + 16) <= 0.5 and out[0].meta["true_peak_dbtp"] <= -1.5
