@@ -420,7 +420,9 @@ def master(
             ceiling -= peak_over + 0.2
             points = []
         elif off is not None:
-            points.append((gain, final.integrated_lufs))
+            # The MP3's own measurement replaces a candidate's at the same gain: two points at one
+            # gain would make the secant flat and stop the correction as if at the cap.
+            points = [p for p in points if abs(p[0] - gain) > 0.01] + [(gain, final.integrated_lufs)]
             gain = min(_solve_gain(points, audio.target_lufs) if len(points) >= 2 else gain + off / LIMITED_SLOPE, max_gain)
         if abs(gain - previous) < 0.05 and (peak_over is None or peak_over <= 0):
             log.info("mastering stops at the limiter cap: %.2f LU from target", off or 0)
