@@ -14,9 +14,11 @@ this process had imported, built and started its agents (wall clock).
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -149,6 +151,9 @@ class TimedAgent(Agent):
 
 def main() -> None:
     phases = {"importing": IMPORTING, "imported": time.time()}
+    # `kill -USR1 <pid>` writes every thread's stack to this process's stderr file: what a stuck
+    # or busy fleet is doing.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     config = json.loads(Path(sys.argv[1]).read_text())
     logging.basicConfig(filename=config["log"], level=logging.WARNING,
                         format=f"%(asctime)s {os.getpid()} %(levelname)s %(name)s: %(message)s")

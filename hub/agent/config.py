@@ -35,6 +35,8 @@ class AgentSettings(BaseSettings):
     #: hub restart every device should be listening again within seconds.
     events_retry_min_s: float = Field(default=0.5, ge=0)
     events_retry_max_s: float = Field(default=3.0, gt=0)
+    #: After this long without the stream, it is an outage, not a restart: the delay grows with it.
+    events_retry_flat_s: float = Field(default=30.0, ge=0)
     #: The hub sends a keep-alive every 15 s; silence longer than this means the stream is dead.
     events_timeout_s: float = Field(default=45.0, gt=0)
     request_timeout_s: float = Field(default=15.0, gt=0)

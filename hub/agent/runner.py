@@ -263,10 +263,12 @@ class Agent:
 
     def _listen(self, client: HubClient) -> None:
         refusals = 0
+        #: Since when (monotonic) the stream has not given an event: an outage's length so far.
+        quiet_since: float | None = None
         while not self.stopping.is_set():
             try:
                 for etag, raw in client.events(self.settings.events_timeout_s):
-                    refusals = 0
+                    refusals, quiet_since = 0, None
                     if etag == self.etag:
                         continue
                     # A manifest that came with the event is taken as it is (no round trip to a
@@ -277,7 +279,8 @@ class Agent:
                     if not (raw is not None and self.clock.measured
                             and self.apply(raw, etag, 0.0, 0.0, observe_clock=False, pushed=True)):
                         self.fetch_now.set()
-                delay = self.reconnect_delay(client.retry_s)
+                quiet_since = quiet_since or time.monotonic()
+                delay = self.reconnect_delay(client.retry_s, time.monotonic() - quiet_since)
             except Refused as exc:
                 # The same token will be refused again at once: this one backs off for real.
                 refusals += 1
@@ -285,21 +288,27 @@ class Agent:
                 log.log(logging.WARNING if refusals == 1 else logging.DEBUG,
                         "event stream: %s; retrying with backoff", exc)
             except HubDown as exc:
-                delay = self.reconnect_delay(client.retry_s)
+                quiet_since = quiet_since or time.monotonic()
+                delay = self.reconnect_delay(client.retry_s, time.monotonic() - quiet_since)
                 if not self.stopping.is_set():
                     log.debug("event stream: %s", exc)
             self.stopping.wait(delay)
 
-    def reconnect_delay(self, hinted_s: float | None = None) -> float:
-        """How long to wait before opening the event stream again after it dropped or failed.
+    def reconnect_delay(self, hinted_s: float | None = None, down_s: float = 0.0) -> float:
+        """How long to wait before opening the event stream again after it dropped or failed,
+        ``down_s`` after the last event came.
 
         Random in [events_retry_min_s, events_retry_max_s], the upper bound replaced by the hub's
-        ``retry:`` hint when it sent one. Bounded rather than doubling: a hub restart must not
-        leave the fleet deaf for minutes; jittered, so that the fleet comes back spread out, not
-        in one burst. Polling keeps its exponential backoff.
+        ``retry:`` hint when it sent one: flat, not doubling, so that a hub restart (seconds) does
+        not leave the fleet deaf for minutes; jittered, so that the fleet comes back spread out.
+        An outage longer than ``events_retry_flat_s`` is no restart: then the upper bound is half
+        the outage so far (up to ``backoff_max_s``), and a fleet stops knocking at a hub that
+        struggles to come back.
         """
         s = self.settings
         high = s.events_retry_max_s if hinted_s is None else min(hinted_s, s.backoff_max_s)
+        if down_s > s.events_retry_flat_s:
+            high = max(high, min(down_s / 2, s.backoff_max_s))
         low = min(s.events_retry_min_s, high)
         return random.uniform(low, max(low, high))
 

@@ -27,17 +27,20 @@ def _recording(agent: Agent, name: str) -> list[float]:
 
 @hyp_settings(max_examples=50, deadline=None)
 @given(low=st.floats(0, 5), span=st.floats(0, 20), hint=st.one_of(st.none(), st.floats(0, 600)),
-       backoff_max=st.floats(1, 300))
-def test_the_reconnect_delay_stays_within_its_bounds(tmp_path_factory, low, span, hint, backoff_max):
+       backoff_max=st.floats(1, 300), down=st.floats(0, 3600), flat=st.floats(0, 120))
+def test_the_reconnect_delay_stays_within_its_bounds(tmp_path_factory, low, span, hint, backoff_max, down, flat):
     high = low + span if low + span > 0 else 0.1
     agent = Agent(AgentSettings(server="http://127.0.0.1:9", token="hubd_x", player="true",
                                 cache=tmp_path_factory.mktemp("agent"), events_retry_min_s=low,
-                                events_retry_max_s=high, backoff_max_s=backoff_max))
+                                events_retry_max_s=high, events_retry_flat_s=flat, backoff_max_s=backoff_max))
     try:
-        # The hub's retry: hint replaces the upper bound, but never beyond the backoff cap.
+        # The hub's retry: hint replaces the upper bound, but never beyond the backoff cap; past
+        # the flat period, half the outage so far is (also capped).
         top = high if hint is None else min(hint, backoff_max)
+        if down > flat:
+            top = max(top, min(down / 2, backoff_max))
         for _ in range(20):
-            delay = agent.reconnect_delay(hint)
+            delay = agent.reconnect_delay(hint, down)
             assert min(low, top) <= delay <= max(min(low, top), top)
     finally:
         agent.outbox.close()
@@ -47,10 +50,14 @@ def test_reconnect_delays_and_the_first_heartbeat_are_spread(tmp_path):
     agent = Agent(AgentSettings(server="http://127.0.0.1:9", token="hubd_x", player="true", cache=tmp_path,
                                 events_retry_min_s=0.5, events_retry_max_s=3.0, heartbeat_s=30))
     try:
-        delays = [agent.reconnect_delay() for _ in range(500)]
+        # Flat for the first 30 s of an outage (a restart): the same bounds however often it failed.
+        delays = [agent.reconnect_delay(None, down_s=n % 30) for n in range(500)]
         assert all(0.5 <= d <= 3.0 for d in delays)
         # Jittered: a fleet that lost the hub together does not come back in one instant.
         assert max(delays) - min(delays) > 1.5
+        # A longer outage: the fleet knocks less often, up to half the outage so far.
+        later = [agent.reconnect_delay(3.0, down_s=120) for _ in range(500)]
+        assert all(0.5 <= d <= 60 for d in later) and max(later) > 30
         beats = [agent.first_heartbeat_delay() for _ in range(500)]
         assert all(0 <= b <= 30 for b in beats) and max(beats) - min(beats) > 15
     finally:
