@@ -19,7 +19,6 @@ from hub.models import Bulletin
 from hub.pipeline import enqueue, shown_artifacts
 from hub.services import Service, Transaction
 
-Content = domain.Content
 
 
 class BulletinService(Service):
@@ -63,26 +62,27 @@ class BulletinService(Service):
 
     # --- writing ----------------------------------------------------------------------------------
 
-    def ingest(self, author: Principal, content: Content, *, source: str, source_ref: str,
+    def ingest(self, author: Principal, content: domain.Content, *, source: str, source_ref: str,
                tx: Transaction | None = None) -> tuple[dict[str, Any], bool]:
-        """A bulletin from another system (CAP, a feed): created and submitted, so it waits for an
-        approver; idempotent by ``source`` and ``source_ref`` (created=False when seen before, also
-        when another process imported it a moment ago)."""
-        try:
-            with self.transaction(tx) as t:
-                view, created = self.create(author, content, source=source, source_ref=source_ref, tx=t)
-                if created:
-                    view = self.submit(author, view["id"], tx=t)
-                return view, created
-        except IntegrityError:
-            if tx is not None:
-                raise
-            existing = self.by_source(source, source_ref)
-            if existing is None:
-                raise
-            return existing, False
+        """A bulletin from another system (CAP, a feed): created and submitted, so it is rendered and
+        waits for an approver; idempotent by ``source`` and ``source_ref`` (created=False when seen
+        before, also when another process imported it a moment ago)."""
+        with self.transaction(tx) as t:
+            try:
+                # A savepoint: losing the race to another process (the unique source and
+                # source_ref) undoes only this insert, not the caller's transaction.
+                with t.session.begin_nested():
+                    view, created = self.create(author, content, source=source, source_ref=source_ref, tx=t)
+            except IntegrityError:
+                existing = self.by_source(source, source_ref, tx=t)
+                if existing is None:
+                    raise
+                return existing, False
+            if created:
+                view = self.submit(author, view["id"], tx=t)
+            return view, created
 
-    def create(self, principal: Principal, content: Content, *, source: str = "api", source_ref: str | None = None,
+    def create(self, principal: Principal, content: domain.Content, *, source: str = "api", source_ref: str | None = None,
                tx: Transaction | None = None) -> tuple[dict[str, Any], bool]:
         """A new draft (created=True), or the existing bulletin for this source and source_ref."""
         with self.transaction(tx) as t:
@@ -117,18 +117,6 @@ class BulletinService(Service):
                  expected_hash: str | None = None, tx: Transaction | None = None) -> dict[str, Any]:
         return self._transition(principal, bulletin_id, "withdraw", reason=reason, expected_hash=expected_hash,
                                 tx=tx)
-
-    def act(self, principal: Principal, bulletin_id: str, action: str, **kwargs: Any) -> dict[str, Any]:
-        """One of submit, approve, reject, withdraw by name (the console's workflow buttons)."""
-        operations = {"submit": self.submit, "approve": self.approve, "reject": self.reject,
-                      "withdraw": self.withdraw}
-        if action not in operations:
-            from hub.errors import Invalid
-
-            raise Invalid(f"action must be one of {', '.join(operations)}")
-        if action == "submit":
-            kwargs = {k: v for k, v in kwargs.items() if k == "tx"}
-        return operations[action](principal, bulletin_id, **kwargs)
 
     def _transition(self, principal: Principal, bulletin_id: str, action: str, *, reason: str | None = None,
                     expected_hash: str | None = None, tx: Transaction | None = None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from hub import accounts
 from hub.auth import Principal
@@ -110,10 +111,17 @@ class SourceService(Service):
             session = t.session
             user = session.scalar(select(User).where(User.name == name))
             if user is None:
-                record = accounts.add_user(session, name, "editor")
-                user = session.get(User, record["id"])
-                user.active = False
-                session.flush()
+                try:
+                    # Two processes may make the same principal at once; the loser reads the winner's.
+                    with session.begin_nested():
+                        record = accounts.add_user(session, name, "editor")
+                        user = session.get(User, record["id"])
+                        user.active = False
+                        session.flush()
+                except IntegrityError:
+                    user = session.scalar(select(User).where(User.name == name))
+                    if user is None:
+                        raise
             elif user.active:
                 # A person's account that happens to carry the name must not become the system's voice.
                 raise Conflict(f"user name {name!r} belongs to an active account; rename it so that "

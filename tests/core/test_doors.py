@@ -120,3 +120,36 @@ def test_the_demo_door_fires_the_hook_for_each_bulletin(door_settings, recorded,
     assert run_demo(door_settings) == 0
     assert len(recorded) == len(BULLETINS)
     assert {revision for _id, revision, _hash in recorded} == {1}
+
+
+def test_ingest_losing_a_race_to_another_process_answers_with_the_winner(client, monkeypatch):
+    """Two hub processes importing one entry at once (PostgreSQL): the unique source + source_ref
+    refuses the loser's insert; it gets the winner's bulletin, and the caller's transaction goes on."""
+    from hub import bulletins as domain
+
+    hub = client.app.state.hub
+    people = People(hub)
+    people.commune("X1")
+    author = hub.services.sources.system_principal("rss:race")
+    content = hub.services.bulletins.Content(title="Cắt điện", body="Ngày mai cắt điện.", priority="normal",
+                                             channels=["speaker"], targets=["X1"])
+    winner, created = hub.services.bulletins.ingest(author, content, source="rss:race", source_ref="tin-1")
+    assert created
+    real = domain.create
+
+    def blind(session, principal, content, *, source, source_ref):
+        # What the loser sees: the winner's row is committed but was not there when it looked.
+        bulletin, _ = real(session, principal, content, source=source, source_ref=None)
+        bulletin.source_ref = source_ref
+        session.flush()
+        return bulletin, True
+
+    monkeypatch.setattr(domain, "create", blind)
+    with hub.services.transaction() as tx:
+        view, created = hub.services.bulletins.ingest(author, content, source="rss:race", source_ref="tin-1", tx=tx)
+        assert (view["id"], created) == (winner["id"], False)
+        monkeypatch.setattr(domain, "create", real)
+        other, created = hub.services.bulletins.ingest(author, content, source="rss:race", source_ref="tin-2", tx=tx)
+        assert created
+    assert hub.services.bulletins.by_source("rss:race", "tin-1")["id"] == winner["id"]
+    assert hub.services.bulletins.by_source("rss:race", "tin-2")["id"] == other["id"]
