@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 
 from sqlalchemy import event, inspect, select, update
@@ -23,6 +24,7 @@ _BULLETIN_FIELDS = ("status", "revision", "approved_revision")
 
 
 def _matters(obj: object) -> bool:
+    """Whether a changed row can change a manifest."""
     if isinstance(obj, (Playlist, Commune, Artifact, MediaObject)):
         return True
     state = inspect(obj)
@@ -32,13 +34,24 @@ def _matters(obj: object) -> bool:
     return any(state.attrs[name].history.has_changes() for name in fields)
 
 
+def _new_matters(session: Session, obj: object) -> bool:
+    """Whether a new row can change a manifest. Not a stored file's record (nothing plays it until
+    a playlist or an artifact names it), nor an artifact of a revision not yet published (rendered
+    at submission: its approval, a change of the bulletin, is what devices must hear of)."""
+    if isinstance(obj, MediaObject):
+        return False
+    if isinstance(obj, Artifact):
+        bulletin = session.get(Bulletin, obj.bulletin_id)
+        return bulletin is None or bulletin.publishes(obj.revision)
+    return isinstance(obj, (Playlist, Commune, Device, Bulletin))
+
+
 def _before_flush(session: Session, _context, _instances) -> None:
     if session.info.get("schedule_bumped"):
         return
-    touched = [*session.new, *session.deleted]
     dirty = [obj for obj in session.dirty if session.is_modified(obj)]
-    if any(isinstance(obj, (Playlist, Commune, Artifact, MediaObject, Device, Bulletin)) for obj in touched) or \
-            any(_matters(obj) for obj in dirty):
+    if any(isinstance(obj, (Playlist, Commune, Artifact, MediaObject, Device, Bulletin)) for obj in session.deleted) \
+            or any(_new_matters(session, obj) for obj in session.new) or any(_matters(obj) for obj in dirty):
         bump(session)
 
 
@@ -82,6 +95,10 @@ class ScheduleCounter:
         self.store = store
         self.ttl_s = ttl_s
         self._cached: tuple[float, int] | None = None
+        #: Counts invalidations: a read that began before one must not be cached after it (it
+        #: may have read the value from before this process's own commit).
+        self._epoch = 0
+        self._lock = threading.Lock()
         self._listeners: list = []
         self._refresher = None
         store.on_schedule_change.append(self.invalidate)
@@ -91,7 +108,9 @@ class ScheduleCounter:
         self._listeners.append(callback)
 
     def invalidate(self) -> None:
-        self._cached = None
+        with self._lock:
+            self._epoch += 1
+            self._cached = None
         for callback in self._listeners:
             callback()
 
@@ -105,9 +124,16 @@ class ScheduleCounter:
         clock = time.monotonic()
         if cached is not None and clock - cached[0] < self.ttl_s:
             return cached[1]
+        epoch = self._epoch
         value = self._read()
-        self._cached = (clock, value)
+        self._keep(epoch, clock, value)
         return value
+
+    def _keep(self, epoch: int, clock: float, value: int) -> None:
+        """Cache a read that began at ``epoch`` and ``clock``, unless an invalidation came since."""
+        with self._lock:
+            if self._epoch == epoch:
+                self._cached = (clock, value)
 
     def fresh(self) -> int | None:
         """The counter if the cache is fresh, without any I/O; else None."""
@@ -121,8 +147,9 @@ class ScheduleCounter:
         the store at once when the value ages)."""
         while True:
             try:
+                epoch, clock = self._epoch, time.monotonic()
                 value = await asyncio.to_thread(self._read)
-                self._cached = (time.monotonic(), value)
+                self._keep(epoch, clock, value)
             except Exception:
                 log.exception("reading the schedule counter")
             await asyncio.sleep(self.ttl_s / 2)

@@ -150,6 +150,11 @@ class Bulletin(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
+    def publishes(self, revision: int) -> bool:
+        """Whether ``revision``'s artifacts reach devices, feeds and pages: only the approved,
+        current revision of an approved bulletin does."""
+        return self.status == "approved" and self.approved_revision == revision == self.revision
+
 
 class Revision(Base):
     """The content of one revision, immutable once written."""

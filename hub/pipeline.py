@@ -35,16 +35,25 @@ log = logging.getLogger(__name__)
 
 
 def enqueue(session: Session, bulletin: Bulletin, renderers: dict[str, Renderer], channels: list[str],
-            priority: str) -> list[Job]:
-    """One job per renderer that serves any of the bulletin's channels (idempotent)."""
-    existing = set(session.scalars(select(Job.renderer).where(
-        Job.bulletin_id == bulletin.id, Job.revision == bulletin.revision)))
+            priority: str, *, retry_failed: bool = False) -> list[Job]:
+    """One job per renderer that serves any of the bulletin's channels (idempotent), and with
+    ``retry_failed`` the revision's failed jobs queued again from their first attempt (an approver
+    who approves a revision whose render failed at submission wants it to air, not to stay failed).
+    Returns the jobs that are new or queued again."""
+    existing = {job.renderer: job for job in session.scalars(select(Job).where(
+        Job.bulletin_id == bulletin.id, Job.revision == bulletin.revision))}
     jobs = [
         Job(bulletin_id=bulletin.id, revision=bulletin.revision, renderer=name, priority=PRIORITY_RANK[priority])
         for name, renderer in sorted(renderers.items())
         if name not in existing and set(renderer.channels) & set(channels)
     ]
     session.add_all(jobs)
+    if retry_failed:
+        for job in existing.values():
+            if job.status == "failed" and job.renderer in renderers:
+                job.status, job.attempts, job.run_after = "queued", 0, utcnow()
+                job.lease_owner = job.lease_until = None
+                jobs.append(job)
     return jobs
 
 
@@ -60,7 +69,7 @@ def rendered_revision(bulletin: Bulletin) -> int | None:
 
 def is_published(bulletin: Bulletin, revision: int) -> bool:
     """Only the approved, current revision of an approved bulletin reaches devices, feeds and pages."""
-    return bulletin.status == "approved" and bulletin.approved_revision == revision == bulletin.revision
+    return bulletin.publishes(revision)
 
 
 def render_status(session: Session, bulletin: Bulletin) -> tuple[str | None, str | None]:
@@ -69,7 +78,8 @@ def render_status(session: Session, bulletin: Bulletin) -> tuple[str | None, str
     number = rendered_revision(bulletin)
     if number is None:
         return None, None
-    jobs = session.scalars(select(Job).where(Job.bulletin_id == bulletin.id, Job.revision == number)).all()
+    jobs = session.scalars(select(Job).where(Job.bulletin_id == bulletin.id, Job.revision == number,
+                                             Job.status != "skipped")).all()
     if not jobs:
         return (None, None) if bulletin.approved_revision is None else ("done", None)
     statuses = {job.status for job in jobs}
@@ -223,6 +233,10 @@ class Pipeline:
         renewer = threading.Thread(target=self._renew, args=(job, owner, done), daemon=True)
         renewer.start()
         try:
+            superseded = self._superseded(job)
+            if superseded:
+                self._skip(job, owner, superseded)
+                return True
             ctx = self._context(job, work_dir)
             results = renderer.render(ctx)
             self._complete(job, owner, ctx, results)
@@ -233,6 +247,23 @@ class Pipeline:
             done.set()
             shutil.rmtree(work_dir, ignore_errors=True)
         return True
+
+    def _superseded(self, job: Job) -> str | None:
+        """Why the job's revision will never air (an edit made a newer one, or the bulletin was
+        withdrawn), or None: such a render would only take a worker from one that will."""
+        with self.store.reader() as session:
+            bulletin = session.get(Bulletin, job.bulletin_id)
+            if bulletin is None or bulletin.status == "withdrawn":
+                return "the bulletin was withdrawn"
+            if bulletin.revision != job.revision:
+                return f"superseded by revision {bulletin.revision}"
+        return None
+
+    def _skip(self, job: Job, owner: str, why: str) -> None:
+        with self.store.session() as session:
+            session.execute(update(Job).where(Job.id == job.id, Job.lease_owner == owner).values(
+                status="skipped", lease_owner=None, lease_until=None, error=f"not rendered: {why}"))
+        log.info("job %s (%s) skipped: %s", job.id, job.renderer, why)
 
     def _complete(self, job: Job, owner: str, ctx: RenderContext, results: list) -> None:
         stored = [(self.media.put(item.data), item) for item in results]

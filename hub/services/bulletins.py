@@ -126,17 +126,19 @@ class BulletinService(Service):
                 t.session, principal, bulletin_id, action, reason=reason, expected_hash=expected_hash,
                 allow_self_approval=hub.settings.allow_self_approval)
             if action in ("submit", "approve"):
-                self._render(t, bulletin)
+                self._render(t, bulletin, retry_failed=action == "approve")
             if action == "approve":
                 approved = domain.snapshot(t.session, bulletin)
                 t.after_commit(lambda: hub.notify("hub_on_bulletin_approved", bulletin=approved))
             t.session.flush()
             return domain.view(t.session, bulletin, viewer=principal)
 
-    def _render(self, t: Transaction, bulletin: Bulletin) -> None:
+    def _render(self, t: Transaction, bulletin: Bulletin, *, retry_failed: bool = False) -> None:
         """Queue the current revision's render jobs (idempotent: a revision submitted earlier has
-        them already, and approving it queues nothing new) and wake the workers after the commit."""
+        them already, and approving it queues nothing new but the retry of a render that failed)
+        and wake the workers after the commit."""
         hub = self.hub
         revision = domain.current_revision(t.session, bulletin)
-        if enqueue(t.session, bulletin, hub.pipeline.renderers, list(revision.channels), revision.priority):
+        if enqueue(t.session, bulletin, hub.pipeline.renderers, list(revision.channels), revision.priority,
+                   retry_failed=retry_failed):
             t.after_commit(hub.pipeline.wake)

@@ -180,3 +180,77 @@ def test_media_store_writes_atomically(tmp_path):
     assert [p.name for p in (tmp_path / "m").rglob("*") if p.is_file()] == [sha]
     assert store.path("../../etc/passwd") is None
     assert store.path(sha.upper()) is None
+
+
+def _submitted(client) -> tuple[People, str, dict, dict]:
+    people = People(client.app.state.hub)
+    people.commune("X1")
+    author, approver = people.user("a", "editor"), people.user("b", "editor")
+    bid = client.post("/api/v1/bulletins", json=bulletin_payload(targets=["X1"]), headers=author).json()["id"]
+    assert client.post(f"/api/v1/bulletins/{bid}/submit", headers=author).status_code == 200
+    return people, bid, author, approver
+
+
+def test_approval_queues_a_failed_render_again(make_client):
+    """A render that failed at submission is not left failed by the approval that wants it aired."""
+    plugin = Flaky(failures=2)
+    client = make_client(plugin, job_max_attempts=2)
+    hub = client.app.state.hub
+    _, bid, author, approver = _submitted(client)
+    _drain(hub)
+    assert client.get(f"/api/v1/bulletins/{bid}", headers=author).json()["render_status"] == "failed"
+
+    view = client.post(f"/api/v1/bulletins/{bid}/approve", headers=approver).json()
+    assert view["render_status"] == "queued"
+    with hub.store.reader() as session:
+        job = session.scalars(select(Job)).one()
+        assert (job.status, job.attempts) == ("queued", 0), "queued again from its first attempt"
+    _drain(hub)
+    view = client.get(f"/api/v1/bulletins/{bid}", headers=author).json()
+    assert view["render_status"] == "done" and plugin.calls == 3
+    assert sorted(a["kind"] for a in view["artifacts"]) == ["audio", "slide"]
+    assert all(a["published"] for a in view["artifacts"])
+
+
+def test_submission_alone_does_not_retry_a_failed_render(make_client):
+    client = make_client(Flaky(failures=100), job_max_attempts=1)
+    hub = client.app.state.hub
+    _, bid, author, _ = _submitted(client)
+    _drain(hub)
+    # Withdrawn and never approved: the failed job stays failed (nothing asks for it again).
+    client.post(f"/api/v1/bulletins/{bid}/withdraw", headers=author)
+    with hub.store.reader() as session:
+        assert session.scalars(select(Job.status)).one() == "failed"
+
+
+def test_a_superseded_revision_is_not_rendered(make_client):
+    """An edit after submission makes the submitted revision's render useless: it is skipped, and
+    the new revision's is what the approver hears."""
+    plugin = Flaky(failures=0)
+    client = make_client(plugin)
+    hub = client.app.state.hub
+    _, bid, author, approver = _submitted(client)
+    assert client.patch(f"/api/v1/bulletins/{bid}", json={"body": "Nội dung đã sửa lại."},
+                        headers=author).status_code == 200
+    client.post(f"/api/v1/bulletins/{bid}/submit", headers=author)
+    _drain(hub)
+    assert plugin.calls == 1, "only revision 2 rendered"
+    with hub.store.reader() as session:
+        jobs = {job.revision: job for job in session.scalars(select(Job))}
+        assert jobs[1].status == "skipped" and "superseded by revision 2" in jobs[1].error
+        assert jobs[2].status == "done"
+        assert {a.revision for a in session.scalars(select(Artifact))} == {2}
+    view = client.get(f"/api/v1/bulletins/{bid}", headers=approver).json()
+    assert view["render_status"] == "done" and {a["revision"] for a in view["artifacts"]} == {2}
+
+
+def test_a_withdrawn_bulletin_is_not_rendered(make_client):
+    plugin = Flaky(failures=0)
+    client = make_client(plugin)
+    hub = client.app.state.hub
+    _, bid, author, _ = _submitted(client)
+    client.post(f"/api/v1/bulletins/{bid}/withdraw", headers=author)
+    _drain(hub)
+    assert plugin.calls == 0
+    view = client.get(f"/api/v1/bulletins/{bid}", headers=author).json()
+    assert view["render_status"] is None and view["artifacts"] == []
