@@ -105,8 +105,8 @@ class MediaService(Service):
         (published, or uploaded programme audio: devices and users), ``approvers``
         (only artifacts of revisions not yet approved, and recordings: editors and admins), or ``none``.
 
-        Remembered per schedule generation: every approval, edit and withdrawal bumps it, and a fleet
-        downloading an emergency at once must not queue on the database.
+        Remembered per schedule generation (every approval, edit and withdrawal bumps it), but for
+        ``none``: a fleet downloading an emergency at once must not queue on the database.
         """
         generation = self.hub.counter.value()
         cached = self._audiences.get(sha256)
@@ -120,8 +120,9 @@ class MediaService(Service):
                 .join(Revision, (Revision.bulletin_id == Bulletin.id) & (Revision.revision == Artifact.revision))
                 .where(Artifact.sha256 == sha256)).all()
             upload = session.get(MediaObject, sha256)
-        # Programme audio uploaded for playlists airs as it is; a bulletin's recording only once the
-        # revision it belongs to is approved (then it is that revision's artifact, or its source).
+        # Programme audio uploaded for playlists airs as it is. A bulletin's recording never airs
+        # itself: the speech renderer masters it into a new file, the revision's artifact, so the
+        # recording stays with the approvers even once that revision is approved.
         programme = upload is not None and upload.uploaded_by is not None and (upload.meta or {}).get("role") != "recording"
         recording = upload is not None and (upload.meta or {}).get("role") == "recording"
         published = [channels for channels, status, approved, current, revision in rows
@@ -134,6 +135,11 @@ class MediaService(Service):
             audience = "approvers"
         else:
             audience = "none"
+        if audience == "none":
+            # Not remembered: a file's record and an artifact of a revision not yet approved are
+            # stored without a new generation (no device must hear of them), and each turns "none"
+            # into something else; every other change of audience comes with a new generation.
+            return audience
         if len(self._audiences) > 100_000:
             self._audiences.clear()
         self._audiences[sha256] = (generation, audience)

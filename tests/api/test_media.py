@@ -199,3 +199,21 @@ def test_media_stops_being_public_once_withdrawn_or_edited(client, hub, team):
     assert r.status_code == 200 and r.json()["status"] == "draft"
     # The approved revision is no longer current, so its media are not public any more.
     assert client.get(art["url"]).status_code == 401
+
+
+def test_a_render_asked_for_before_it_exists_is_served_once_stored(client, hub, team):
+    """The approver's page may ask for the audio while it is being rendered: the 404 of a file
+    not yet stored is not remembered (storing it bumps no generation: no device must hear of it)."""
+    created = client.post("/api/v1/bulletins", json=bulletin_payload(body="Nghe trước khi duyệt."),
+                          headers=team.author).json()
+    client.post(f"/api/v1/bulletins/{created['id']}/submit", headers=team.author)
+    data = _render(SimpleNamespace(bulletin=SimpleNamespace(id=created["id"], revision=created["revision"])))[0].data
+    # A worker stores the file, then records it: a request in between finds a file with no record.
+    expected = hub.media.put(data)
+    assert client.get(f"/media/{expected}", headers=team.approver).status_code == 404
+    while hub.pipeline.run_one():
+        pass
+    [art] = client.get(f"/api/v1/bulletins/{created['id']}/artifacts", headers=team.approver).json()
+    assert art["sha256"] == expected and art["published"] is False
+    assert client.get(art["url"], headers=team.approver).status_code == 200
+    assert client.get(art["url"], headers=team.device).status_code == 404
