@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -12,6 +13,7 @@ from hub.clock import utcnow
 from hub.config import Settings
 from hub.models import User
 from hub.runtime import Hub
+from hub.services import Transaction
 
 COMMUNES = [
     ("LSN-LVT", "Phường Lương Văn Tri", None),
@@ -85,38 +87,41 @@ def run_demo(settings: Settings, *, fresh: bool = False) -> int:
 
 
 def _fill(hub: Hub) -> dict:
-    """Everything through the services, as any other door would: approval fires its hooks too."""
+    """Everything through the services, as any other door would (approval fires its hooks too),
+    in one transaction: a demo that fails half-way leaves the data folder empty, ready to try again."""
+    with hub.services.transaction() as tx:
+        return _fill_in(hub, tx)
+
+
+def _fill_in(hub: Hub, tx: Transaction) -> dict:
     now = utcnow()
     directory = hub.services.directory
     for code, name, voice in COMMUNES:
-        directory.add_commune(None, code, name, voice=voice)
-    import secrets
-
+        directory.add_commune(None, code, name, voice=voice, tx=tx)
     people = {"admin": ("quantri", "admin", None), "editor": ("bientap", "editor", None),
               "approver": ("pheduyet", "editor", None), "monitor": ("giamsat", "monitor", None),
               "operator": ("vanhanh-lvt", "operator", "LSN-LVT")}
     users = {}
     for key, (name, role, commune) in people.items():
         password = secrets.token_urlsafe(9)  # a console password, printed once with the token
-        users[key] = {**directory.add_user(None, name, role, commune, password=password), "password": password}
+        users[key] = {**directory.add_user(None, name, role, commune, password=password, tx=tx), "password": password}
     devices = {
-        "speaker": directory.register_device(None, "Cụm loa khối 3", "LSN-LVT", "speaker"),
-        "speaker_cl": directory.register_device(None, "Cụm loa thôn Nà Cạn", "LSN-CL", "speaker"),
-        "display": directory.register_device(None, "Bảng tin UBND phường", "LSN-LVT", "display"),
+        "speaker": directory.register_device(None, "Cụm loa khối 3", "LSN-LVT", "speaker", tx=tx),
+        "speaker_cl": directory.register_device(None, "Cụm loa thôn Nà Cạn", "LSN-CL", "speaker", tx=tx),
+        "display": directory.register_device(None, "Bảng tin UBND phường", "LSN-LVT", "display", tx=tx),
     }
     author = Principal(users["editor"]["id"], "bientap", "editor")
     approver = Principal(users["approver"]["id"], "pheduyet", "editor")
     bulletins = hub.services.bulletins
     ids = []
-    with hub.services.transaction() as tx:
-        for spec in BULLETINS:
-            content = bulletins.Content(title=spec["title"], body=spec["body"], priority=spec["priority"],
-                                        channels=["speaker", "display", "web"], targets=spec["targets"],
-                                        valid_from=now - timedelta(hours=1), valid_until=now + timedelta(days=30))
-            bulletin, _ = bulletins.create(author, content, source="demo", source_ref=spec["ref"], tx=tx)
-            bulletins.submit(author, bulletin["id"], tx=tx)
-            bulletins.approve(approver, bulletin["id"], tx=tx)
-            ids.append(bulletin["id"])
+    for spec in BULLETINS:
+        content = bulletins.Content(title=spec["title"], body=spec["body"], priority=spec["priority"],
+                                    channels=["speaker", "display", "web"], targets=spec["targets"],
+                                    valid_from=now - timedelta(hours=1), valid_until=now + timedelta(days=30))
+        bulletin, _ = bulletins.create(author, content, source="demo", source_ref=spec["ref"], tx=tx)
+        bulletins.submit(author, bulletin["id"], tx=tx)
+        bulletins.approve(approver, bulletin["id"], tx=tx)
+        ids.append(bulletin["id"])
     return {"users": users, "devices": devices, "bulletins": ids}
 
 

@@ -145,13 +145,6 @@ def collect_renderers(pm: pluggy.PluginManager, settings: Any) -> dict[str, Any]
     return collect_named(pm, "hub_register_renderers", settings=settings)
 
 
-def collect_tts_engines(pm: pluggy.PluginManager, settings: Any) -> dict[str, Any]:
-    return collect_named(pm, "hub_register_tts_engines", settings=settings)
-
-
 def collect_text_normalizers(pm: pluggy.PluginManager, settings: Any) -> list[Any]:
     return Registrations(pm, settings).text_normalizers()
 
-
-#: The name this had before it applied the duplicate rule (kept for plugins that import it).
-RegistrationCache = Registrations

@@ -45,3 +45,29 @@ def test_demo_then_serve(tmp_path, monkeypatch, capsys):
             assert http.get(f"/display?token={display}").status_code == 200
     finally:
         server.stop()
+
+
+def test_a_demo_that_fails_half_way_leaves_the_folder_empty(tmp_path, monkeypatch, capsys):
+    """One transaction: a failure after the people were added (here, the second approval) leaves
+    no half-filled data folder behind, so the next `hub demo` starts again instead of saying
+    there is data already."""
+    from hub.services.bulletins import BulletinService
+
+    data = tmp_path / "var"
+    monkeypatch.setenv("HUB_DATA_DIR", str(data))
+    monkeypatch.chdir(ROOT)
+    approve, calls = BulletinService.approve, []
+
+    def failing(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("the disk filled up")
+        return approve(self, *args, **kwargs)
+
+    monkeypatch.setattr(BulletinService, "approve", failing)
+    with pytest.raises(RuntimeError):
+        hub_cli(["demo"])
+    monkeypatch.setattr(BulletinService, "approve", approve)
+    capsys.readouterr()
+    assert hub_cli(["demo"]) == 0
+    assert "Demo data added" in capsys.readouterr().out

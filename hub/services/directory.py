@@ -49,20 +49,21 @@ class DirectoryService(Service):
             raise NotFound(f"unknown commune: {code}")
         return commune
 
-    def add_commune(self, actor: Principal | None, code: str, name: str, *, voice: str | None = None) -> dict[str, Any]:
+    def add_commune(self, actor: Principal | None, code: str, name: str, *, voice: str | None = None,
+                    tx: Transaction | None = None) -> dict[str, Any]:
         if actor is not None:
             actor.require("admin")
-        with self.transaction() as t:
+        with self.transaction(tx) as t:
             return accounts.add_commune(t.session, code, name, voice=voice, actor=actor)
 
     # --- people -----------------------------------------------------------------------------------
 
     def add_user(self, actor: Principal | None, name: str, role: str, commune: str | None = None,
-                 password: str | None = None) -> dict[str, Any]:
+                 password: str | None = None, *, tx: Transaction | None = None) -> dict[str, Any]:
         """A user and their token (shown only this once); with ``password``, a console password too."""
         if actor is not None:
             actor.require("admin")
-        with self.transaction() as t:
+        with self.transaction(tx) as t:
             return accounts.add_user(t.session, name, role, commune, actor=actor, password=password)
 
     def set_password(self, actor: Principal | None, name: str, password: str) -> dict[str, Any]:
@@ -74,14 +75,15 @@ class DirectoryService(Service):
 
     # --- devices ----------------------------------------------------------------------------------
 
-    def register_device(self, actor: Principal | None, name: str, commune: str, kind: str = "speaker") -> dict[str, Any]:
+    def register_device(self, actor: Principal | None, name: str, commune: str, kind: str = "speaker", *,
+                        tx: Transaction | None = None) -> dict[str, Any]:
         """A device and its token (shown only this once); operators only in their own commune."""
         if actor is not None:
             actor.require("admin", "operator")
             if not actor.sees_commune(commune):
                 # Every user may list the communes, so there is nothing to hide: 403, as for bulletins.
                 raise Forbidden(f"an operator may register devices only in its own commune ({actor.commune})")
-        with self.transaction() as t:
+        with self.transaction(tx) as t:
             return accounts.add_device(t.session, name, commune, kind, actor=actor)
 
     def devices(self, principal: Principal) -> list[dict[str, Any]]:
