@@ -74,9 +74,10 @@ def authenticate(session: Session, token: str | None) -> Principal:
 class DeviceTokens:
     """Which device a token belongs to, cached until anything about devices changes.
 
-    Devices poll often; a poll whose token the cache knows for the current schedule generation is
-    authenticated without any I/O (the generation goes up when a device is added, moved,
-    deactivated or given a new token; see hub/changes.py).
+    Devices poll often; a poll whose token the cache knows for the current devices generation is
+    authenticated without any I/O (that generation goes up when a device is added, moved,
+    deactivated or given a new token, and not when a bulletin is approved, so the fleet's downloads
+    right after an approval need no lookup; see hub/changes.py).
     """
 
     MAX = 100_000
@@ -88,14 +89,14 @@ class DeviceTokens:
 
     def cached(self, token: str) -> Principal | None:
         """The device for a token if the cache knows it for sure now, without any I/O; else None."""
-        generation = self.counter.fresh()
+        generation = self.counter.devices_fresh()
         cached = self._devices.get(hash_token(token)) if generation is not None else None
         return cached[1] if cached is not None and cached[0] == generation else None
 
     def lookup(self, token: str) -> Principal | None:
         """The active device a token belongs to, or None (reads the store when the cache is unsure)."""
         digest = hash_token(token)
-        generation = self.counter.value()
+        generation = self.counter.devices()
         cached = self._devices.get(digest)
         if cached is not None and cached[0] == generation:
             return cached[1]

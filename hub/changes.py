@@ -1,5 +1,8 @@
 """The ``schedule`` counter: it goes up, in the same transaction, with every change that can alter
 what a device must play or show, so a device poll can tell in one query whether anything changed.
+The ``devices`` counter goes up (with it) only when a device is added, moved, deactivated or given
+a new token: what device tokens are cached by, so an approval does not make every device of the
+fleet authenticate against the store again on the download that follows it.
 
 A session listener does the bumping, so no write path can forget it.
 """
@@ -18,6 +21,7 @@ from hub.models import Artifact, Bulletin, Commune, Counter, Device, MediaObject
 
 log = logging.getLogger(__name__)
 SCHEDULE = "schedule"
+DEVICES = "devices"
 #: Device columns that change what its manifest says (heartbeats touch others and must stay cheap).
 _DEVICE_FIELDS = ("commune", "kind", "active", "token_hash")
 _BULLETIN_FIELDS = ("status", "revision", "approved_revision")
@@ -47,22 +51,30 @@ def _new_matters(session: Session, obj: object) -> bool:
 
 
 def _before_flush(session: Session, _context, _instances) -> None:
-    if session.info.get("schedule_bumped"):
+    if session.info.get("devices_bumped"):
         return
     dirty = [obj for obj in session.dirty if session.is_modified(obj)]
-    if any(isinstance(obj, (Playlist, Commune, Artifact, MediaObject, Device, Bulletin)) for obj in session.deleted) \
+    if any(isinstance(obj, Device) for obj in (*session.new, *session.deleted)) or \
+            any(isinstance(obj, Device) and _matters(obj) for obj in dirty):
+        bump(session, devices=True)
+        return
+    if session.info.get("schedule_bumped"):
+        return
+    if any(isinstance(obj, (Playlist, Commune, Artifact, MediaObject, Bulletin)) for obj in session.deleted) \
             or any(_new_matters(session, obj) for obj in session.new) or any(_matters(obj) for obj in dirty):
         bump(session)
 
 
 def _after_rollback(session: Session, *_args) -> None:
     session.info.pop("schedule_bumped", None)
+    session.info.pop("devices_bumped", None)
 
 
 def install(session_factory, on_bump=None) -> None:
     """Bump the counter from sessions of ``session_factory``; call ``on_bump()`` after such a commit."""
 
     def after_commit(session: Session) -> None:
+        session.info.pop("devices_bumped", None)
         if session.info.pop("schedule_bumped", None) and on_bump is not None:
             on_bump()
 
@@ -71,16 +83,26 @@ def install(session_factory, on_bump=None) -> None:
     event.listen(session_factory, "after_rollback", _after_rollback)
 
 
-def bump(session: Session) -> None:
-    """Raise the counter once per transaction (a write lock SQLite holds until commit anyway)."""
-    session.info["schedule_bumped"] = True
-    changed = session.execute(update(Counter).where(Counter.name == SCHEDULE).values(value=Counter.value + 1)).rowcount
-    if changed == 0:
-        session.add(Counter(name=SCHEDULE, value=1))
+def bump(session: Session, *, devices: bool = False) -> None:
+    """Raise the schedule counter (and with ``devices`` the devices counter) once per transaction
+    (a write lock SQLite holds until commit anyway)."""
+    names = [name for name, flag, wanted in ((SCHEDULE, "schedule_bumped", True), (DEVICES, "devices_bumped", devices))
+             if wanted and not session.info.get(flag)]
+    for name in names:
+        session.info["schedule_bumped" if name == SCHEDULE else "devices_bumped"] = True
+        changed = session.execute(update(Counter).where(Counter.name == name).values(value=Counter.value + 1)).rowcount
+        if changed == 0:
+            session.add(Counter(name=name, value=1))
 
 
 def generation(session: Session) -> int:
     return session.scalar(select(Counter.value).where(Counter.name == SCHEDULE)) or 0
+
+
+def generations(session: Session) -> tuple[int, int]:
+    """The schedule and devices counters, in one query."""
+    values = dict(session.execute(select(Counter.name, Counter.value).where(Counter.name.in_((SCHEDULE, DEVICES)))).all())
+    return values.get(SCHEDULE, 0), values.get(DEVICES, 0)
 
 
 class ScheduleCounter:
@@ -94,7 +116,8 @@ class ScheduleCounter:
     def __init__(self, store, ttl_s: float = 0.25) -> None:
         self.store = store
         self.ttl_s = ttl_s
-        self._cached: tuple[float, int] | None = None
+        #: (when read, schedule, devices)
+        self._cached: tuple[float, int, int] | None = None
         #: Counts invalidations: a read that began before one must not be cached after it (it
         #: may have read the value from before this process's own commit).
         self._epoch = 0
@@ -114,32 +137,46 @@ class ScheduleCounter:
         for callback in self._listeners:
             callback()
 
-    def _read(self) -> int:
+    def _read(self) -> tuple[int, int]:
         with self.store.reader() as session:
-            return generation(session)
+            return generations(session)
 
-    def value(self) -> int:
-        """The counter, from the cache while it is fresh, else from the store."""
+    def _both(self) -> tuple[int, int]:
         cached = self._cached
         clock = time.monotonic()
         if cached is not None and clock - cached[0] < self.ttl_s:
-            return cached[1]
+            return cached[1], cached[2]
         epoch = self._epoch
-        value = self._read()
-        self._keep(epoch, clock, value)
-        return value
+        values = self._read()
+        self._keep(epoch, clock, values)
+        return values
 
-    def _keep(self, epoch: int, clock: float, value: int) -> None:
+    def value(self) -> int:
+        """The schedule counter, from the cache while it is fresh, else from the store."""
+        return self._both()[0]
+
+    def devices(self) -> int:
+        """The devices counter, from the cache while it is fresh, else from the store."""
+        return self._both()[1]
+
+    def _keep(self, epoch: int, clock: float, values: tuple[int, int]) -> None:
         """Cache a read that began at ``epoch`` and ``clock``, unless an invalidation came since."""
         with self._lock:
             if self._epoch == epoch:
-                self._cached = (clock, value)
+                self._cached = (clock, *values)
 
     def fresh(self) -> int | None:
-        """The counter if the cache is fresh, without any I/O; else None."""
+        """The schedule counter if the cache is fresh, without any I/O; else None."""
         cached = self._cached
         if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
             return cached[1]
+        return None
+
+    def devices_fresh(self) -> int | None:
+        """The devices counter if the cache is fresh, without any I/O; else None."""
+        cached = self._cached
+        if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
+            return cached[2]
         return None
 
     async def keep_fresh(self) -> None:
@@ -148,8 +185,8 @@ class ScheduleCounter:
         while True:
             try:
                 epoch, clock = self._epoch, time.monotonic()
-                value = await asyncio.to_thread(self._read)
-                self._keep(epoch, clock, value)
+                values = await asyncio.to_thread(self._read)
+                self._keep(epoch, clock, values)
             except Exception:
                 log.exception("reading the schedule counter")
             await asyncio.sleep(self.ttl_s / 2)

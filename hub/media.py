@@ -35,6 +35,11 @@ class MediaStore:
         location = self._location(sha256)
         return location if location.is_file() else None
 
+    def in_memory(self, sha256: str) -> bytes | None:
+        """A file's bytes if the in-memory LRU holds them, without any I/O; else None."""
+        with self._lock:
+            return self._recent.get(sha256)
+
     def read_cached(self, sha256: str, *, largest: int = 4 << 20, budget: int = 64 << 20) -> bytes | None:
         """A small file's bytes from a bounded in-memory LRU (None for large or unknown files)."""
         with self._lock:

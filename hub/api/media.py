@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from hub.api.deps import HubDep, bearer_token
@@ -22,7 +23,35 @@ _RANGE_RE = re.compile(r"^[ \t]*bytes[ \t]*=[ \t]*([0-9]{0,18})[ \t]*-[ \t]*([0-
 
 
 @router.get("/media/{sha256}")
-def get_media(sha256: str, request: Request, hub: HubDep) -> Response:
+async def get_media(sha256: str, request: Request, hub: HubDep) -> Response:
+    """A fleet downloading an emergency at once asks for one small published file: answered from
+    memory on the event loop when everything needed is known here without I/O, else in a worker
+    thread (store reads, file reads, ranges)."""
+    fast = _from_memory(sha256, request, hub)
+    if fast is not None:
+        return fast
+    return await run_in_threadpool(_get_media, sha256, request, hub)
+
+
+def _from_memory(sha256: str, request: Request, hub) -> Response | None:
+    if request.headers.get("range") or not SHA256_RE.match(sha256):
+        return None
+    media = hub.services.media
+    token = bearer_token(request) or request.query_params.get("token")
+    data = hub.media.in_memory(sha256)
+    mime = hub.media.mimes.get(sha256)
+    audience = media.readable_now(sha256, token) if data is not None and mime is not None else None
+    if audience is None:
+        return None
+    etag = f'"{sha256}"'
+    cache = IMMUTABLE if audience == "public" else PRIVATE
+    unchanged = not_modified(request, etag, {"Cache-Control": cache})
+    if unchanged is not None:
+        return unchanged
+    return Response(data, media_type=mime, headers={"ETag": etag, "Cache-Control": cache, "Accept-Ranges": "bytes"})
+
+
+def _get_media(sha256: str, request: Request, hub) -> Response:
     path = hub.media.path(sha256) if SHA256_RE.match(sha256) else None
     if path is None:
         raise NotFound("no such media")

@@ -145,6 +145,24 @@ class MediaService(Service):
         self._audiences[sha256] = (generation, audience)
         return audience
 
+    def readable_now(self, sha256: str, token: str | None) -> str | None:
+        """The file's audience (``public`` or ``audience``) if this process knows, without any I/O,
+        that ``token`` may read it: public media, or published media and a device whose token is
+        cached for the current generation. None means only "not known here now" (then
+        :meth:`check_readable` decides): the media route answers the fleet's downloads after an
+        approval on the event loop with it."""
+        generation = self.hub.counter.fresh()
+        cached = self._audiences.get(sha256)
+        if generation is None or cached is None or cached[0] != generation:
+            return None
+        audience = cached[1]
+        if audience == "public":
+            return audience
+        if audience == "audience" and token and token.startswith(DEVICE_PREFIX) \
+                and self.hub.device_tokens.cached(token) is not None:
+            return audience
+        return None
+
     def is_public(self, sha256: str) -> bool:
         """Media of a currently approved web-channel bulletin may be fetched without a token."""
         return self.audience(sha256) == "public"

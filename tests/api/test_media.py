@@ -217,3 +217,33 @@ def test_a_render_asked_for_before_it_exists_is_served_once_stored(client, hub, 
     assert art["sha256"] == expected and art["published"] is False
     assert client.get(art["url"], headers=team.approver).status_code == 200
     assert client.get(art["url"], headers=team.device).status_code == 404
+
+
+def test_a_device_download_is_answered_from_memory_and_still_checked(client, hub, team, monkeypatch):
+    """The fleet's downloads right after an approval come from memory on the event loop; a
+    withdrawal or a revoked token still stops them at once."""
+    from hub.models import Device
+
+    bid, art = approved_media(client, hub, team, channels=["speaker"])
+    first = client.get(art["url"], headers=team.device)
+    assert first.status_code == 200 and first.headers["cache-control"].startswith("private")
+    calls = []
+    checked = hub.services.media.check_readable
+    monkeypatch.setattr(hub.services.media, "check_readable", lambda *a: calls.append(a) or checked(*a))
+    again = client.get(art["url"], headers=team.device)
+    assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    assert calls == [], "answered from what the process remembers"
+    assert client.get(art["url"], headers={**team.device, "If-None-Match": first.headers["etag"]}).status_code == 304
+
+    assert client.post(f"/api/v1/bulletins/{bid}/withdraw", headers=team.approver).status_code == 200
+    assert client.get(art["url"], headers=team.device).status_code == 404
+
+    bid, art = approved_media(client, hub, team, channels=["speaker"], body="Một bản tin khác cho loa.")
+    assert client.get(art["url"], headers=team.device).status_code == 200
+    people = People(hub)
+    spare = people.device("loa-2", "C1")
+    assert client.get(art["url"], headers=spare).status_code == 200
+    with hub.store.session() as session:
+        session.get(Device, people.ids["loa-2"]).active = False
+    assert client.get(art["url"], headers=spare).status_code == 401
+    assert client.get(art["url"], headers=team.device).status_code == 200

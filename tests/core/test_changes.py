@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from sqlalchemy import select
 
 from hub import accounts
-from hub.changes import ScheduleCounter, generation
-from hub.models import Artifact, Bulletin, Job, MediaObject
+from hub.changes import ScheduleCounter, generation, generations
+from hub.models import Artifact, Bulletin, Device, Job, MediaObject
 from tests.conftest import bulletin_payload
 
 
@@ -55,6 +55,33 @@ def test_artifacts_bump_the_counter_only_once_published(client, hub, people):
     assert _generation(hub) == approved + 1, "a render finishing after the approval changes manifests"
 
 
+def test_only_device_changes_bump_the_devices_counter(client, hub, people):
+    """Device tokens are cached by the devices counter: an approval must not make the whole fleet
+    authenticate against the store again, a new or revoked token must."""
+    people.commune("X1")
+    author, approver = people.user("a", "editor"), people.user("b", "editor")
+    with hub.store.reader() as session:
+        schedule, devices = generations(session)
+    people.device("loa-1", "X1")
+    with hub.store.reader() as session:
+        assert generations(session) == (schedule + 1, devices + 1)
+    bid = client.post("/api/v1/bulletins", json=bulletin_payload(targets=["X1"]), headers=author).json()["id"]
+    client.post(f"/api/v1/bulletins/{bid}/submit", headers=author)
+    client.post(f"/api/v1/bulletins/{bid}/approve", headers=approver)
+    with hub.store.reader() as session:
+        now_schedule, now_devices = generations(session)
+    assert now_schedule > schedule + 1 and now_devices == devices + 1
+
+
+def test_a_revoked_device_token_is_refused_at_once(client, hub, people):
+    people.commune("X1")
+    device = people.device("loa-1", "X1")
+    assert client.get("/api/v1/device/manifest", headers=device).status_code == 200
+    with hub.store.session() as session:
+        session.get(Device, people.ids["loa-1"]).active = False
+    assert client.get("/api/v1/device/manifest", headers=device).status_code == 401
+
+
 class _SlowStore:
     """Just enough of a store for ScheduleCounter, whose read blocks until released."""
 
@@ -68,11 +95,16 @@ class _SlowStore:
     def reader(self):
         yield self
 
-    def scalar(self, _query):
+    def execute(self, _query):
         value = self.value
         self.reading.set()
         assert self.release.wait(10)
-        return value
+        return _Rows([("schedule", value), ("devices", 7)])
+
+
+class _Rows(list):
+    def all(self):
+        return self
 
 
 def test_a_read_begun_before_an_invalidation_is_not_cached():
