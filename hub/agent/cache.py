@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from hub.agent.client import HubClient, HubDown
 from hub.agent.manifest import Media, fsync_dir
@@ -58,13 +59,15 @@ class MediaCache:
         if have > media.bytes:
             part.unlink()
             have = 0
-        got = 0
+        got, digest = 0, None
         if have < media.bytes or media.bytes == 0:
-            got = self._download(client, media, part, have)
-        digest = hashlib.sha256()
-        with open(part, "rb") as handle:
-            while chunk := handle.read(CHUNK):
-                digest.update(chunk)
+            got, digest = self._download(client, media, part, have)
+        if digest is None:
+            # Resumed (or already whole): hash the file as it is on disk.
+            digest = hashlib.sha256()
+            with open(part, "rb") as handle:
+                while chunk := handle.read(CHUNK):
+                    digest.update(chunk)
         if digest.hexdigest() != media.sha256:
             part.unlink(missing_ok=True)
             raise CorruptMedia(f"{media.url}: sha256 {digest.hexdigest()} is not the manifest's {media.sha256}")
@@ -72,15 +75,18 @@ class MediaCache:
         fsync_dir(self.folder)
         return got
 
-    def _download(self, client: HubClient, media: Media, part: Path, have: int) -> int:
+    def _download(self, client: HubClient, media: Media, part: Path, have: int) -> tuple[int, Any]:
+        """Download into ``part``; the bytes got, and the sha256 of the whole file when it was
+        written from its first byte here (hashed as it was written, sparing a second read)."""
         response = client.download(media.url, have)
         got = 0
+        digest = None
         try:
             if response.status_code == 206 and response.headers.get("content-range", "").startswith(f"bytes {have}-"):
                 mode = "ab"
             elif response.status_code == 200:
                 # The server ignored the range (or there was none): start again from byte 0.
-                mode, have = "wb", 0
+                mode, have, digest = "wb", 0, hashlib.sha256()
             else:
                 raise HubDown(f"{media.url}: unexpected {response.status_code} for a download")
             with open(part, mode) as handle:
@@ -91,6 +97,8 @@ class MediaCache:
                         if have + got > media.bytes:
                             break
                         handle.write(chunk)
+                        if digest is not None:
+                            digest.update(chunk)
                 except Exception as exc:
                     raise HubDown(f"{media.url}: download cut after {got} bytes: {exc}") from exc
                 finally:
@@ -98,7 +106,7 @@ class MediaCache:
                     os.fsync(handle.fileno())
         finally:
             response.close()
-        return got
+        return got, digest
 
     def total_bytes(self) -> int:
         return sum(size for _path, size, _mtime in self._files())

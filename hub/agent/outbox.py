@@ -43,6 +43,10 @@ class Outbox:
             # FULL: a report the agent queued must survive a power cut, not just a crash.
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
+            #: The done table's keys, also kept in memory: the scheduler and the fetcher ask about
+            #: every manifest item on each pass, and must not queue behind a heartbeat's commit.
+            self._done = {(item_id, starts_at) for item_id, starts_at in
+                          self._db.execute("SELECT item_id, starts_at FROM done")}
 
     def close(self) -> None:
         with self._lock:
@@ -75,14 +79,16 @@ class Outbox:
             statements.append(("INSERT INTO outbox (kind, body, queued_at) VALUES ('play', ?, ?)",
                                (json.dumps({"report_id": report_id, **report}), time.time())))
         self._tx(statements)
+        self._done.add((key[0], key[1].isoformat()))
         return report_id
 
     def is_done(self, key: tuple[str, datetime]) -> bool:
-        return bool(self._rows("SELECT 1 FROM done WHERE item_id = ? AND starts_at = ?",
-                               (key[0], key[1].isoformat())))
+        """Whether a play was dealt with (from memory: the table is read once, at start)."""
+        return (key[0], key[1].isoformat()) in self._done
 
     def forget_done(self, older_than_s: float) -> None:
         self._tx([("DELETE FROM done WHERE at < ?", (time.time() - older_than_s,))])
+        self._done = {(item_id, starts_at) for item_id, starts_at in self._rows("SELECT item_id, starts_at FROM done")}
 
     def plays(self, limit: int) -> list[tuple[int, dict[str, Any]]]:
         rows = self._rows("SELECT id, body FROM outbox WHERE kind = 'play' ORDER BY id LIMIT ?", (limit,))
