@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from hub.auth import DEVICE_PREFIX, Principal, authenticate
 from hub.errors import Forbidden, Unauthenticated
+from hub.services.sessions import session_csrf
 from hub.runtime import Hub
 
 
@@ -46,9 +48,26 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
+#: The console's session cookie, and the header a console page's script sends with it.
+SESSION_COOKIE = "hub_session"
+CSRF_HEADER = "x-csrf-token"
+
+
 def get_principal(request: Request, hub: HubDep) -> Principal:
+    """Who is calling: a bearer token (systems, devices, scripts), or, with no token, a console
+    session cookie together with that session's CSRF token in ``X-CSRF-Token`` (a console page's
+    script calling the API: a page on another site can send the cookie but cannot know the token)."""
+    token = bearer_token(request)
+    if token is None:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        header = request.headers.get(CSRF_HEADER)
+        if cookie and header and hmac.compare_digest(session_csrf(cookie).encode(), header.encode()):
+            principal = hub.services.sessions.principal(cookie)
+            if principal is not None:
+                return principal
+            raise Unauthenticated("the console session has ended; sign in again")
     with hub.store.reader() as session:
-        return authenticate(session, bearer_token(request))
+        return authenticate(session, token)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -14,6 +14,7 @@ wrong password, after the same argon2 work.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -58,6 +59,12 @@ def session_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def session_csrf(token: str) -> str:
+    """The CSRF token of a session's forms and scripts: ``HMAC(session token, "console")``. Tied
+    to the session, and the store (which keeps only the token's sha256) cannot produce it."""
+    return hmac.new(token.encode(), b"console", hashlib.sha256).hexdigest()
+
+
 class SessionService(Service):
     def sign_in(self, username: str, password: str, *, ip: str | None, user_agent: str | None,
                 limits: Limits = Limits()) -> tuple[str, Principal]:
@@ -87,6 +94,7 @@ class SessionService(Service):
         with self.transaction() as t:
             t.session.add(ConsoleSession(id=session_id(token), user_id=found[0], created_at=now, last_seen_at=now,
                                          expires_at=now + limits.absolute, ip=ip,
+                                         idle_s=int(limits.idle.total_seconds()),
                                          user_agent=(user_agent or "")[:UA_MAX] or None))
             # A right pair forgives the name's failures (the address keeps its own).
             t.session.execute(delete(LoginFailure).where(LoginFailure.username == username))
@@ -110,19 +118,23 @@ class SessionService(Service):
                 worst = max(worst or 0, seconds)
         return worst
 
-    def principal(self, token: str | None, *, limits: Limits = Limits()) -> Principal | None:
-        """Who a session token belongs to, if the session is valid now; refreshes its idle time."""
+    def principal(self, token: str | None, *, limits: Limits | None = None) -> Principal | None:
+        """Who a session token belongs to, if the session is valid now; refreshes its idle time.
+
+        The idle limit is the one the session was made with (else ``limits``', else the default)."""
         if not token or len(token) > 200:
             return None
         now = utcnow()
         sid = session_id(token)
         with self.reading() as session:
             row = session.execute(
-                select(ConsoleSession.last_seen_at, User.id, User.name, User.role, User.commune)
+                select(ConsoleSession.last_seen_at, ConsoleSession.idle_s, User.id, User.name, User.role,
+                       User.commune)
                 .join(User, User.id == ConsoleSession.user_id)
                 .where(ConsoleSession.id == sid, ConsoleSession.ended_at.is_(None), ConsoleSession.expires_at > now,
-                       ConsoleSession.last_seen_at > now - limits.idle, User.active)).first()
-        if row is None:
+                       User.active)).first()
+        idle = timedelta(seconds=row.idle_s) if row is not None and row.idle_s else (limits or Limits()).idle
+        if row is None or row.last_seen_at <= now - idle:
             return None
         if now - row.last_seen_at >= TOUCH_EVERY:
             with self.transaction() as t:

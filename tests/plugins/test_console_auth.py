@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -199,3 +200,32 @@ def test_sign_in_in_chromium_at_phone_and_desktop_sizes(settings, tmp_path):
             finally:
                 chromium.close()
     print(f"screenshots in {shots}")
+
+
+def test_a_console_script_may_call_the_api_with_its_csrf_header(client, alice):
+    """A console page's script calls the API with the session cookie and the session's CSRF token
+    in X-CSRF-Token; the cookie alone (what another site's page could make a browser send) is not
+    enough, and a signed-out session is refused."""
+    assert sign_in(client).status_code == 303
+    token = client.cookies.get("hub_session")
+    page = client.get("/console")
+    header = csrf(page.text)
+    preview = {"text": "Ngày 05/12/2026"}
+    assert client.post("/api/v1/speech/preview", json=preview).status_code == 401
+    assert client.post("/api/v1/speech/preview", json=preview, headers={"X-CSRF-Token": "x" * 64}).status_code == 401
+    ok = client.post("/api/v1/speech/preview", json=preview, headers={"X-CSRF-Token": header})
+    assert ok.status_code == 200 and "tháng mười hai" in ok.json()["spoken_text"]
+    client.post("/logout", data={"csrf_token": header})
+    client.cookies.set("hub_session", token)
+    refused = client.post("/api/v1/speech/preview", json=preview, headers={"X-CSRF-Token": header})
+    assert refused.status_code == 401 and "sign in again" in refused.json()["detail"]
+
+
+def test_a_session_keeps_the_idle_limit_it_was_made_with(client, alice, hub):
+    assert sign_in(client).status_code == 303
+    with hub.store.session() as session:
+        row = session.scalars(select(ConsoleSession)).one()
+        assert row.idle_s == 30 * 60
+        row.idle_s = 60
+        row.last_seen_at = row.last_seen_at - timedelta(seconds=61)
+    assert client.get("/console", follow_redirects=False).status_code == 303, "idle past its own limit"
