@@ -1,5 +1,5 @@
 """The console's routes: ``/`` and sign-in and sign-out here, its stylesheet and fonts; the pages
-in one module each (home.py, bulletins.py, admin.py), all over pages.py's ``Console``.
+in one module each (home.py, bulletins.py, emergency.py, admin.py, account.py, monitor.py), all over pages.py's ``Console``.
 
 Every page is rendered on the server from one template per page over one base layout, autoescaped;
 every answer carries the security headers of security.py. Routes parse, call a service of the core
@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse
 
 from hub.plugin_api import Throttled, Unauthenticated
 
-from . import admin, bulletins, home, security
+from . import account, admin, bulletins, emergency, home, monitor, security
 from .pages import Console
 from .settings import ConsoleSettings
 
@@ -118,6 +118,6 @@ def make_router(settings: Any, options: ConsoleSettings) -> APIRouter:
         return security.protect(FileResponse(path, media_type="font/ttf",
                                              headers={"Cache-Control": "public, max-age=86400"}))
 
-    for module in (home, bulletins, admin):
+    for module in (home, bulletins, emergency, admin, account, monitor):
         module.register(router, console)
     return router
