@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -111,6 +112,11 @@ def cmd_plugins(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from hub.demo import run_demo
 
+    if (args.host or args.port) and "HUB_PUBLIC_URL" not in os.environ:
+        host = args.host or "127.0.0.1"
+        host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        host = f"[{host}]" if ":" in host else host
+        settings = settings.model_copy(update={"public_url": f"http://{host}:{args.port or 8000}"})
     return run_demo(settings, fresh=args.fresh)
 
 
@@ -143,6 +149,9 @@ def build_parser(pm=None, settings: Settings | None = None) -> argparse.Argument
 
     p = command("demo", cmd_demo, "fill an empty data folder with demo data and render it offline")
     p.add_argument("--fresh", action="store_true", help="refuse nothing: add demo data even if the folder has data")
+    p.add_argument("--host", help="the host `hub serve` will listen on (for the addresses printed; "
+                                  "HUB_PUBLIC_URL, when set, wins)")
+    p.add_argument("--port", type=int, help="the port `hub serve` will listen on (likewise)")
 
     p = command("plugins", cmd_plugins, "list the loaded plugins and their hooks")
     p.add_argument("--json", action="store_true")

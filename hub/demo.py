@@ -69,6 +69,7 @@ def run_demo(settings: Settings, *, fresh: bool = False) -> int:
     try:
         if _has_data(hub) and not fresh:
             print(f"The data folder {settings.data_dir} has data already; nothing added.")
+            print(f"The console: {settings.public_url.rstrip('/')}/console")
             if tokens_file.exists():
                 print(f"Demo tokens (from {tokens_file}):")
                 print(tokens_file.read_text())
@@ -141,7 +142,6 @@ def _report(settings: Settings, created: dict, rendered: int) -> None:
     base = settings.public_url.rstrip("/")
     print(f"Demo data added to {settings.data_dir} ({rendered} render jobs run offline).")
     print(f"Start the hub with `hub serve`, then open {base}/docs for the API.")
-    # TODO: `hub demo` takes no --host/--port yet; the console's address follows HUB_PUBLIC_URL.
     print(f"The console: {base}/console (sign in with a name and password below).")
     for role, user in created["users"].items():
         print(f"  {role:9} {user['name']:12} password {user.get('password', '-'):14} token {user['token']}")

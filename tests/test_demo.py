@@ -71,3 +71,16 @@ def test_a_demo_that_fails_half_way_leaves_the_folder_empty(tmp_path, monkeypatc
     capsys.readouterr()
     assert hub_cli(["demo"]) == 0
     assert "Demo data added" in capsys.readouterr().out
+
+
+def test_demo_prints_the_address_it_will_be_served_on(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HUB_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("HUB_PUBLIC_URL", raising=False)
+    monkeypatch.chdir(ROOT)
+    assert hub_cli(["demo", "--host", "0.0.0.0", "--port", "8123"]) == 0
+    out = capsys.readouterr().out
+    assert "http://127.0.0.1:8123/console" in out and ":8000" not in out
+    assert hub_cli(["demo", "--port", "8124"]) == 0
+    again = capsys.readouterr().out
+    assert "has data already" in again and "http://127.0.0.1:8124/console" in again
+    assert "password" in again, "the saved passwords are shown again"
