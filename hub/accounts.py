@@ -137,7 +137,7 @@ def set_password(session: Session, name: str, password: str, actor: Principal | 
 
 def device_view(device: Device) -> dict[str, Any]:
     return {"id": device.id, "name": device.name, "commune": device.commune, "kind": device.kind,
-            "created_at": device.created_at}
+            "created_at": device.created_at, "active": device.active, "last_seen": device.last_seen}
 
 
 def add_device(session: Session, name: str, commune: str, kind: str = "speaker",
@@ -152,4 +152,151 @@ def add_device(session: Session, name: str, commune: str, kind: str = "speaker",
     session.add(device)
     session.flush()
     _audit(session, actor, "create", "device", device.id)
+    return {**device_view(device), "token": token}
+
+
+# --- administration (the console's users, communes and devices pages; PATCH in the API) ----------------
+
+
+def _user(session: Session, user_id: str) -> User:
+    user = session.get(User, user_id) if isinstance(user_id, str) and 0 < len(user_id) <= 32 else None
+    if user is None:
+        raise NotFound(f"unknown user: {user_id}")
+    return user
+
+
+def _end_sessions(session: Session, user_id: str, *, keep: str | None = None) -> int:
+    """End a user's open console sessions (all but the one whose id is ``keep``); how many ended."""
+    now = utcnow()
+    ended = 0
+    for row in session.scalars(select(ConsoleSession).where(ConsoleSession.user_id == user_id,
+                                                            ConsoleSession.ended_at.is_(None))):
+        if row.id != keep:
+            row.ended_at = now
+            ended += 1
+    return ended
+
+
+def _check_role(session: Session, role: str, commune: str | None) -> None:
+    if role not in ROLES:
+        raise Invalid(f"role must be one of {', '.join(ROLES)}")
+    if role == "operator" and not commune:
+        raise Invalid("an operator needs a commune")
+    if role != "operator" and commune:
+        raise Invalid("only operators are bound to a commune")
+    _require_commune(session, commune)
+
+
+#: "Not given" for :func:`update_user`'s commune, where None means "no commune".
+UNSET: Any = object()
+
+
+def update_user(session: Session, user_id: str, *, role: str | None = None, commune: Any = UNSET,
+                active: bool | None = None, actor: Principal | None = None) -> dict[str, Any]:
+    """Change a user's role and commune (either alone keeps the other where it can: a department
+    role has no commune) and whether they are active. Deactivating ends their console sessions at
+    once (their API token stops working too); an admin cannot demote or deactivate themselves.
+    One audit row per kind of change: ``update`` (with the old and new role and commune),
+    ``deactivate``, ``reactivate``."""
+    user = _user(session, user_id)
+    is_self = actor is not None and actor.id == user.id
+    if role is not None or commune is not UNSET:
+        role = role if role is not None else user.role
+        if commune is UNSET:
+            commune = user.commune if role == "operator" else None
+        commune = commune or None
+    if role is not None and (role, commune) != (user.role, user.commune):
+        if is_self:
+            raise Invalid("an admin cannot change their own role or commune")
+        _check_role(session, role, commune)
+        detail = {"role": [user.role, role], "commune": [user.commune, commune]}
+        user.role, user.commune = role, commune
+        session.add(AuditEvent(actor=actor.id if actor else None, action="update", object_type="user",
+                               object_id=user.id, detail=detail))
+    if active is not None and active != user.active:
+        if is_self and not active:
+            raise Invalid("an admin cannot deactivate themselves")
+        user.active = active
+        ended = _end_sessions(session, user.id) if not active else 0
+        session.add(AuditEvent(actor=actor.id if actor else None, action="reactivate" if active else "deactivate",
+                               object_type="user", object_id=user.id,
+                               detail={"sessions_ended": ended} if not active else None))
+    session.flush()
+    return {**user_view(user), "active": user.active, "password_set": user.password_hash is not None}
+
+
+def reset_password(session: Session, user_id: str, password: str, actor: Principal | None = None) -> dict[str, Any]:
+    """An admin sets a user's new console password; every console session of theirs ends."""
+    user = _user(session, user_id)
+    user.password_hash = hash_password(password)
+    ended = _end_sessions(session, user.id)
+    session.add(AuditEvent(actor=actor.id if actor else None, action="reset_password", object_type="user",
+                           object_id=user.id, detail={"sessions_ended": ended}))
+    return {**user_view(user), "active": user.active, "password_set": True}
+
+
+def change_own_password(session: Session, user_id: str, expected_hash: str | None, password: str, *,
+                        keep_session: str | None) -> dict[str, Any]:
+    """A user's new password, after the caller checked the current one against ``expected_hash``
+    (argon2 is slow, so outside this transaction): refused if the hash changed meanwhile. Their
+    other console sessions end; the one whose id is ``keep_session`` stays."""
+    user = _user(session, user_id)
+    if not user.active or user.password_hash is None or user.password_hash != expected_hash:
+        raise Conflict("the password changed meanwhile; try again")
+    user.password_hash = hash_password(password)
+    ended = _end_sessions(session, user.id, keep=keep_session)
+    session.add(AuditEvent(actor=user.id, action="change_password", object_type="user", object_id=user.id,
+                           detail={"sessions_ended": ended}))
+    return {**user_view(user), "active": user.active, "password_set": True}
+
+
+def update_commune(session: Session, code: str, *, name: str | None = None, voice: str | None = None,
+                   clear_voice: bool = False, actor: Principal | None = None) -> dict[str, Any]:
+    """A commune's new name and voice (its code never changes: tokens, targets and files name it);
+    ``clear_voice`` goes back to the hub's default voice."""
+    commune = session.get(Commune, code) if isinstance(code, str) and CODE_RE.match(code) else None
+    if commune is None:
+        raise NotFound(f"unknown commune: {code}")
+    changes: dict[str, list[str | None]] = {}
+    if name is not None:
+        if not name.strip():
+            raise Invalid("commune name must not be blank")
+        if name.strip() != commune.name:
+            changes["name"] = [commune.name, name.strip()]
+            commune.name = name.strip()
+    if clear_voice or voice is not None:
+        wanted = None if clear_voice else (voice.strip() or None)
+        if wanted != commune.voice:
+            changes["voice"] = [commune.voice, wanted]
+            commune.voice = wanted
+    if changes:
+        session.add(AuditEvent(actor=actor.id if actor else None, action="update", object_type="commune",
+                               object_id=code, detail=changes))
+    return commune_view(commune)
+
+
+def _device(session: Session, device_id: str) -> Device:
+    device = session.get(Device, device_id) if isinstance(device_id, str) and 0 < len(device_id) <= 32 else None
+    if device is None:
+        raise NotFound(f"unknown device: {device_id}")
+    return device
+
+
+def set_device_active(session: Session, device_id: str, active: bool, actor: Principal | None = None) -> dict[str, Any]:
+    """Deactivate a device (its token stops working at once: the devices counter goes up) or
+    bring it back with the token it had."""
+    device = _device(session, device_id)
+    if device.active != active:
+        device.active = active
+        _audit(session, actor, "reactivate" if active else "deactivate", "device", device.id)
+    return device_view(device)
+
+
+def rotate_device_token(session: Session, device_id: str, actor: Principal | None = None) -> dict[str, Any]:
+    """A new token for a device (shown only this once); the old one stops working at once (a
+    token_hash change bumps the devices counter that cached device tokens follow)."""
+    device = _device(session, device_id)
+    token = new_token(DEVICE_PREFIX)
+    device.token_hash = hash_token(token)
+    _audit(session, actor, "rotate_token", "device", device.id)
     return {**device_view(device), "token": token}

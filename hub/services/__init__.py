@@ -43,6 +43,7 @@ class Services:
     """The hub's operations, grouped by resource: ``hub.services.bulletins.approve(…)``."""
 
     def __init__(self, hub: Hub) -> None:
+        from hub.services.audit import AuditService
         from hub.services.bulletins import BulletinService
         from hub.services.devices import DeviceService
         from hub.services.directory import DirectoryService
@@ -61,6 +62,7 @@ class Services:
         self.media = MediaService(self)
         self.sources = SourceService(self)
         self.sessions = SessionService(self)
+        self.audit = AuditService(self)
 
     @contextmanager
     def transaction(self, tx: Transaction | None = None) -> Iterator[Transaction]:

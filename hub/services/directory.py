@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hub import accounts
 from hub.auth import Principal, authenticate
 from hub.errors import Forbidden, NotFound
-from hub.models import Commune, Device
+from hub.clock import utcnow
+from hub.models import Commune, ConsoleSession, Device, User
 from hub.services import Service, Transaction
 from hub.validation import well_formed_id
 
@@ -56,6 +58,16 @@ class DirectoryService(Service):
         with self.transaction(tx) as t:
             return accounts.add_commune(t.session, code, name, voice=voice, actor=actor)
 
+    def update_commune(self, actor: Principal | None, code: str, *, name: str | None = None,
+                       voice: str | None = None, clear_voice: bool = False,
+                       tx: Transaction | None = None) -> dict[str, Any]:
+        """A commune's new name or voice (admin); its code stays."""
+        if actor is not None:
+            actor.require("admin")
+        with self.transaction(tx) as t:
+            return accounts.update_commune(t.session, code, name=name, voice=voice, clear_voice=clear_voice,
+                                           actor=actor)
+
     # --- people -----------------------------------------------------------------------------------
 
     def add_user(self, actor: Principal | None, name: str, role: str, commune: str | None = None,
@@ -65,6 +77,46 @@ class DirectoryService(Service):
             actor.require("admin")
         with self.transaction(tx) as t:
             return accounts.add_user(t.session, name, role, commune, actor=actor, password=password)
+
+    def users(self, actor: Principal) -> list[dict[str, Any]]:
+        """Every user (admin only): role, commune, active, whether a console password is set, and
+        the last console sign-in (None if never)."""
+        actor.require("admin")
+        with self.reading() as session:
+            last = dict(session.execute(select(ConsoleSession.user_id, func.max(ConsoleSession.created_at))
+                                        .group_by(ConsoleSession.user_id)).all())
+            return [self._user_row(u, last.get(u.id)) for u in session.scalars(select(User).order_by(User.name))]
+
+    def user(self, actor: Principal, user_id: str) -> dict[str, Any]:
+        actor.require("admin")
+        with self.reading() as session:
+            user = session.get(User, user_id) if well_formed_id(user_id, 32) else None
+            if user is None:
+                raise NotFound(f"unknown user: {user_id}")
+            last = session.scalar(select(func.max(ConsoleSession.created_at)).where(ConsoleSession.user_id == user.id))
+            return self._user_row(user, last)
+
+    @staticmethod
+    def _user_row(user: User, last_sign_in: Any) -> dict[str, Any]:
+        return {**accounts.user_view(user), "active": user.active, "password_set": user.password_hash is not None,
+                "last_sign_in": last_sign_in}
+
+    def update_user(self, actor: Principal | None, user_id: str, *, role: str | None = None,
+                    commune: Any = accounts.UNSET, active: bool | None = None,
+                    tx: Transaction | None = None) -> dict[str, Any]:
+        """Change a user's role and commune, or (de)activate them: deactivation ends their console
+        sessions at once and stops their token; each change is audited (hub/accounts.py)."""
+        if actor is not None:
+            actor.require("admin")
+        with self.transaction(tx) as t:
+            return accounts.update_user(t.session, user_id, role=role, commune=commune, active=active, actor=actor)
+
+    def reset_password(self, actor: Principal | None, user_id: str, password: str) -> dict[str, Any]:
+        """An admin sets a user's new console password; the user's console sessions end."""
+        if actor is not None:
+            actor.require("admin")
+        with self.transaction() as t:
+            return accounts.reset_password(t.session, user_id, password, actor=actor)
 
     def set_password(self, actor: Principal | None, name: str, password: str) -> dict[str, Any]:
         """A new console password (stored as argon2id); the user's console sessions end."""
@@ -91,5 +143,44 @@ class DirectoryService(Service):
         query = select(Device).order_by(Device.commune, Device.name)
         if principal.role == "operator":
             query = query.where(Device.commune == principal.commune)
+        cutoff = utcnow() - timedelta(seconds=self.hub.settings.offline_after_s)
         with self.reading() as session:
-            return [accounts.device_view(d) for d in session.scalars(query)]
+            return [{**accounts.device_view(d), "online": bool(d.active and d.last_seen and d.last_seen >= cutoff)}
+                    for d in session.scalars(query)]
+
+    def device(self, principal: Principal, device_id: str) -> dict[str, Any]:
+        """One device, for whoever may list it (NotFound for an operator's neighbour's)."""
+        principal.require("admin", "editor", "monitor", "operator")
+        with self.reading() as session:
+            device = session.get(Device, device_id) if well_formed_id(device_id, 32) else None
+            if device is None or not principal.sees_commune(device.commune):
+                raise NotFound(f"unknown device: {device_id}")
+            cutoff = utcnow() - timedelta(seconds=self.hub.settings.offline_after_s)
+            return {**accounts.device_view(device),
+                    "online": bool(device.active and device.last_seen and device.last_seen >= cutoff)}
+
+    def _manage_device(self, actor: Principal | None, device_id: str, t: Transaction) -> None:
+        """Who may deactivate a device or give it a new token: an admin, or its commune's operator
+        (another commune's device does not exist for an operator: NotFound)."""
+        if actor is None:
+            return
+        if actor.role == "operator":
+            device = t.session.get(Device, device_id) if well_formed_id(device_id, 32) else None
+            if device is None or device.commune != actor.commune:
+                raise NotFound(f"unknown device: {device_id}")
+            return
+        actor.require("admin")
+
+    def set_device_active(self, actor: Principal | None, device_id: str, active: bool, *,
+                          tx: Transaction | None = None) -> dict[str, Any]:
+        """Deactivate a device (its token is refused at once) or bring it back."""
+        with self.transaction(tx) as t:
+            self._manage_device(actor, device_id, t)
+            return accounts.set_device_active(t.session, device_id, active, actor=actor)
+
+    def rotate_device_token(self, actor: Principal | None, device_id: str, *,
+                            tx: Transaction | None = None) -> dict[str, Any]:
+        """A new token for a device, shown only this once; the old one is refused at once."""
+        with self.transaction(tx) as t:
+            self._manage_device(actor, device_id, t)
+            return accounts.rotate_device_token(t.session, device_id, actor=actor)

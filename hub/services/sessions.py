@@ -25,7 +25,7 @@ from sqlalchemy import delete, select
 from hub import accounts
 from hub.auth import Principal
 from hub.clock import utcnow
-from hub.errors import HubError, Unauthenticated
+from hub.errors import HubError, Invalid, Unauthenticated
 from hub.models import AuditEvent, ConsoleSession, LoginFailure, User
 from hub.services import Service, Transaction
 
@@ -57,6 +57,12 @@ class Limits:
 
 def session_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def session_handle(sid: str) -> str:
+    """What names a session in its owner's forms: derived from its id, and no use for signing in
+    or for finding the row without the id."""
+    return hashlib.sha256(b"handle:" + sid.encode()).hexdigest()[:32]
 
 
 def session_csrf(token: str) -> str:
@@ -174,6 +180,66 @@ class SessionService(Service):
                                    .order_by(ConsoleSession.created_at))
             return [{"created_at": r.created_at, "last_seen_at": r.last_seen_at, "expires_at": r.expires_at,
                      "ip": r.ip, "user_agent": r.user_agent} for r in rows]
+
+    # --- one's own account (the console's /console/account) ---------------------------------------
+
+    def live_sessions(self, token: str) -> list[dict[str, Any]]:
+        """The signed-in user's sessions that are still valid now, newest first, each with a
+        ``handle`` (names it in a form without giving away its id) and ``current`` (this one)."""
+        user = self.principal(token)
+        if user is None:
+            raise Unauthenticated("sign in again")
+        now = utcnow()
+        mine = session_id(token)
+        with self.reading() as session:
+            rows = list(session.scalars(select(ConsoleSession).where(
+                ConsoleSession.user_id == user.id, ConsoleSession.ended_at.is_(None),
+                ConsoleSession.expires_at > now).order_by(ConsoleSession.last_seen_at.desc())))
+        live = [r for r in rows if r.id == mine or r.last_seen_at > now - timedelta(seconds=r.idle_s or
+                                                                                    Limits().idle.total_seconds())]
+        return [{"handle": session_handle(r.id), "current": r.id == mine, "created_at": r.created_at,
+                 "last_seen_at": r.last_seen_at, "expires_at": r.expires_at, "ip": r.ip,
+                 "user_agent": r.user_agent} for r in live]
+
+    def end_own_sessions(self, token: str, handle: str | None = None) -> int:
+        """End the signed-in user's other sessions (or, given ``handle``, that one of them; never
+        the session asking, which signs out instead); how many ended. Audited (``end_sessions``)."""
+        user = self.principal(token)
+        if user is None:
+            raise Unauthenticated("sign in again")
+        mine = session_id(token)
+        now = utcnow()
+        with self.transaction() as t:
+            rows = [r for r in t.session.scalars(select(ConsoleSession).where(
+                ConsoleSession.user_id == user.id, ConsoleSession.ended_at.is_(None)))
+                if r.id != mine and (handle is None or hmac.compare_digest(session_handle(r.id), handle))]
+            for row in rows:
+                row.ended_at = now
+            if rows:
+                t.session.add(AuditEvent(actor=user.id, action="end_sessions", object_type="user", object_id=user.id,
+                                         detail={"sessions_ended": len(rows)}))
+            return len(rows)
+
+    def change_password(self, token: str, current: str, new: str, *, limits: Limits = Limits()) -> dict[str, Any]:
+        """The signed-in user's new password, given the current one. Their other sessions end; this
+        one stays. A wrong current password is ``Invalid`` (422) and counts as a failed sign-in for
+        the name, so a left-open session cannot be used to guess it (past the limit: ``Throttled``)."""
+        user = self.principal(token, limits=limits)
+        if user is None:
+            raise Unauthenticated("sign in again")
+        now = utcnow()
+        with self.transaction() as t:
+            retry = self._retry_after(t, user.name, None, now, limits)
+        if retry is not None:
+            raise Throttled("too many wrong passwords; try again later", retry)
+        with self.reading() as session:
+            expected = session.scalar(select(User.password_hash).where(User.id == user.id))
+        if not accounts.verify_password(expected, current or ""):
+            with self.transaction() as t:
+                t.session.add(LoginFailure(at=now, username=user.name, ip=None))
+            raise Invalid("the current password is wrong")
+        with self.transaction() as t:
+            return accounts.change_own_password(t.session, user.id, expected, new, keep_session=session_id(token))
 
     def forget_old_failures(self, *, older_than: timedelta = timedelta(days=1)) -> int:
         """Remove failure records no window counts any more."""
