@@ -1,11 +1,78 @@
-"""Console pages: account (being built; see docs/console.md "Not built yet")."""
+"""``/console/account``: one's own password and open sessions (every signed-in user).
+
+Changing the password ends the user's other sessions and keeps this one (whoever changes it has
+just proved they know the old one, here): a session left open elsewhere, or a stolen cookie, stops
+working at once, and nobody has to sign in again on the phone they are holding.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
-from .pages import Console
+from hub.plugin_api import Invalid, Throttled, Unauthenticated
+
+from .pages import Console, Seat
+
+DONE = ("password", "ended")
 
 
 def register(router: APIRouter, console: Console) -> None:
-    """No routes yet."""
+    _ = console._
+
+    async def account_page(request: Request, seat: Seat, *, error: str | None = None, status: int = 200,
+                           headers: dict[str, str] | None = None) -> Response:
+        sessions = await console.call(console.hub(request).services.sessions.live_sessions, seat.token)
+        commune = None
+        if seat.user.commune:
+            found = await console.call(console.hub(request).services.directory.commune, seat.user.commune)
+            commune = found["name"] if found else seat.user.commune
+        key = request.query_params.get("done")
+        return console.page("account.html", status, headers, seat=seat, section="account", sessions=sessions,
+                            commune=commune, error=error, done=_(f"account.done.{key}") if key in DONE else None)
+
+    @router.get("/console/account")
+    async def account(request: Request) -> Response:
+        seat = await console.seat(request)
+        if not isinstance(seat, Seat):
+            return seat
+        return await account_page(request, seat)
+
+    @router.post("/console/account/password")
+    async def change_password(request: Request) -> Response:
+        seat = await console.seat(request)
+        if not isinstance(seat, Seat):
+            return seat
+        form = await console.form(request, seat)
+        if form is None:
+            return console.forbidden(seat)
+        current, new, again = (form.get(n) if isinstance(form.get(n), str) else ""
+                               for n in ("current_password", "password", "password_again"))
+        if new != again:
+            return await account_page(request, seat, error=_("account.error.mismatch"), status=422)
+        try:
+            await console.call(console.hub(request).services.sessions.change_password, seat.token, current, new,
+                               limits=console.limits)
+        except Throttled as exc:
+            minutes = max(1, -(-exc.retry_after // 60))
+            return await account_page(request, seat, error=_("login.throttled", minutes=minutes), status=429,
+                                      headers={"Retry-After": str(exc.retry_after)})
+        except Unauthenticated:
+            return console.redirect("/login")
+        except Invalid as exc:
+            wrong = "current password" in exc.detail
+            return await account_page(request, seat, status=422,
+                                      error=_("account.error.current") if wrong else _("account.error.length"))
+        return console.redirect("/console/account?done=password")
+
+    @router.post("/console/account/sessions")
+    async def end_sessions(request: Request) -> Response:
+        seat = await console.seat(request)
+        if not isinstance(seat, Seat):
+            return seat
+        form = await console.form(request, seat)
+        if form is None:
+            return console.forbidden(seat)
+        handle = form.get("session")
+        handle = handle if isinstance(handle, str) and 0 < len(handle) <= 64 else None
+        await console.call(console.hub(request).services.sessions.end_own_sessions, seat.token, handle)
+        return console.redirect("/console/account?done=ended")
