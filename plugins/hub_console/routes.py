@@ -24,6 +24,7 @@ from .settings import ConsoleSettings
 HERE = Path(__file__).parent
 FONTS = ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf")
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
+STATIC["admin.js"] = "text/javascript"  # the administration pages' copy buttons
 
 
 def safe_next(target: object) -> str:
