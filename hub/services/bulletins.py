@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from hub import bulletins as domain
 from hub.auth import Principal
-from hub.models import Bulletin
+from hub.models import Approval, AuditEvent, Bulletin, Revision
 from hub.pipeline import enqueue, shown_artifacts
 from hub.services import Service, Transaction
 
@@ -40,12 +40,59 @@ class BulletinService(Service):
             return shown_artifacts(session, bulletin, may_see_unpublished=domain.may_approve(principal))
 
     def listing(self, principal: Principal, *, status: str | None = None, commune: str | None = None,
-                priority: str | None = None, limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-        """One page of the bulletins this principal may see, newest first, and the total count."""
+                priority: str | None = None, limit: int = 50, offset: int = 0,
+                q: str | None = None) -> tuple[list[dict[str, Any]], int]:
+        """One page of the bulletins this principal may see, newest first, and the total count;
+        ``q`` keeps those whose current title or body contains it."""
         with self.reading() as session:
             rows, total = domain.listing(session, principal, status=status, commune=commune, priority=priority,
-                                         limit=limit, offset=offset)
+                                         limit=limit, offset=offset, q=q)
             return [domain.view(session, b, with_artifacts=False) for b in rows], total
+
+    def rejection_reasons(self, principal: Principal, bulletin_ids: list[str]) -> dict[str, str | None]:
+        """For each rejected bulletin of ``bulletin_ids`` this principal may see: the reason given
+        when its current revision was rejected (None if none was given)."""
+        with self.reading() as session:
+            found: dict[str, str | None] = {}
+            for bulletin_id in bulletin_ids:
+                bulletin = domain.visible(session, principal, bulletin_id)
+                if bulletin.status != "rejected":
+                    continue
+                found[bulletin.id] = session.scalar(
+                    select(Approval.reason).where(Approval.bulletin_id == bulletin.id,
+                                                  Approval.revision == bulletin.revision,
+                                                  Approval.decision == "reject")
+                    .order_by(Approval.decided_at.desc()).limit(1))
+            return found
+
+    def history(self, principal: Principal, bulletin_id: str) -> list[dict[str, Any]]:
+        """Who did what to this bulletin and when, oldest first: each step of its audit trail
+        (create, edit, submit, approve, reject, withdraw) with the actor's name, the revision, the
+        status before and after, and the reason given."""
+        with self.reading() as session:
+            bulletin = domain.visible(session, principal, bulletin_id)
+            events = session.scalars(select(AuditEvent).where(
+                AuditEvent.object_type == "bulletin", AuditEvent.object_id == bulletin.id)
+                .order_by(AuditEvent.at, AuditEvent.id)).all()
+            names = domain.author_names(session, {e.actor for e in events if e.actor})
+            return [{"at": e.at, "action": e.action, "actor": e.actor, "actor_name": names.get(e.actor),
+                     "revision": e.revision, "from_status": e.from_status, "to_status": e.to_status,
+                     "reason": (e.detail or {}).get("reason")} for e in events]
+
+    def last_approved(self, principal: Principal, bulletin_id: str) -> dict[str, Any] | None:
+        """The content of the latest revision of this bulletin that was approved (None if none
+        was), to compare the current one against."""
+        with self.reading() as session:
+            bulletin = domain.visible(session, principal, bulletin_id)
+            number = session.scalar(select(func.max(Approval.revision)).where(
+                Approval.bulletin_id == bulletin.id, Approval.decision == "approve"))
+            if number is None:
+                return None
+            revision = session.scalars(select(Revision).where(
+                Revision.bulletin_id == bulletin.id, Revision.revision == number)).one()
+            shown = {name: getattr(revision, name) for name in domain.CONTENT_FIELDS}
+            shown.update(revision=number, content_hash=revision.content_hash)
+            return shown
 
     def find(self, bulletin_id: str, *, tx: Transaction | None = None) -> dict[str, Any] | None:
         """The bulletin by id, whoever may see it (for importers acting as system principals)."""

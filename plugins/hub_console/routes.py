@@ -25,6 +25,7 @@ HERE = Path(__file__).parent
 FONTS = ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf")
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 STATIC["admin.js"] = "text/javascript"  # the administration pages' copy buttons
+STATIC.update({"home.js": "text/javascript", "recorder.js": "text/javascript"})  # home page refresh, recorder
 
 
 def safe_next(target: object) -> str:

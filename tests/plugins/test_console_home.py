@@ -1,0 +1,174 @@
+"""The console's home page: each role's task lists, quick approval, withdrawing an emergency on air,
+the auto-update fragment; CSRF and bad input change nothing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hub.bulletins import Content
+
+PASSWORD = "mật-khẩu-đủ-dài"
+
+
+def csrf(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def signed_in(app, name: str) -> TestClient:
+    client = TestClient(app)
+    form = client.get("/login")
+    r = client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": csrf(form.text)},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text
+    return client
+
+
+@pytest.fixture
+def world(client, hub):
+    d = hub.services.directory
+    d.add_commune(None, "A", "Xã Ái")
+    d.add_commune(None, "B", "Xã Bé")
+    users = {}
+    for name, role, commune in (("quantri", "admin", None), ("bientap", "editor", None),
+                                ("bientap2", "editor", None), ("giamsat", "monitor", None),
+                                ("vanhanh", "operator", "A")):
+        d.add_user(None, name, role, commune, password=PASSWORD)
+        users[name] = hub.services.sessions.sign_in(name, PASSWORD, ip=None, user_agent=None)[1]
+    return users
+
+
+def make(hub, who, title, *, priority="normal", targets=("A",), submit=True, approve_by=None, reject_by=None,
+         reason=None):
+    s = hub.services.bulletins
+    view, _ = s.create(who, Content(title=title, body=f"Nội dung {title}.", priority=priority,
+                                    channels=["speaker", "web"], targets=list(targets)))
+    if submit:
+        view = s.submit(who, view["id"])
+    if approve_by:
+        view = s.approve(approve_by, view["id"])
+    if reject_by:
+        view = s.reject(reject_by, view["id"], reason=reason)
+    return view
+
+
+def test_editor_sees_pending_emergencies_first_with_quick_approve(app, hub, world):
+    normal = make(hub, world["vanhanh"], "Lịch tiêm chủng")
+    urgent = make(hub, world["bientap2"], "Bão số 9 đổ bộ", priority="emergency", targets=["*"])
+    own = make(hub, world["bientap"], "Tin của chính tôi")
+    with signed_in(app, "bientap") as c:
+        page = c.get("/console").text
+        assert "Tin chờ phê duyệt (3)" in page
+        assert page.index("Bão số 9") < page.index("Lịch tiêm chủng")
+        assert f'href="/console/bulletins/{urgent["id"]}"' in page and "KHẨN CẤP" in page
+        assert f'value="{urgent["content_hash"]}"' in page and f'value="{normal["content_hash"]}"' in page
+        assert f'value="{own["content_hash"]}"' not in page  # four eyes: no button on one's own
+        assert "cần người khác phê duyệt" in page
+        assert "/docs" not in page  # the API docs are linked for admins
+
+
+def test_quick_approve_and_its_errors(app, hub, world):
+    b = make(hub, world["bientap2"], "Cắt điện")
+    with signed_in(app, "bientap") as c:
+        token = csrf(c.get("/console").text)
+        r = c.post("/console/home/approve", data={"bulletin_id": b["id"], "expected_hash": b["content_hash"]})
+        assert r.status_code == 403 and hub.services.bulletins.get(world["bientap"], b["id"])["status"] == "pending"
+        r = c.post("/console/home/approve", data={"csrf_token": token, "bulletin_id": b["id"],
+                                                  "expected_hash": "0" * 64, "action": "approve"})
+        assert r.status_code == 409 and "Tin đã được sửa" in r.text
+        assert hub.services.bulletins.get(world["bientap"], b["id"])["status"] == "pending"
+        r = c.post("/console/home/approve", data={"csrf_token": token, "bulletin_id": b["id"],
+                                                  "expected_hash": b["content_hash"], "action": "approve"},
+                   follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/console?done=approved"
+        assert hub.services.bulletins.get(world["bientap"], b["id"])["status"] == "approved"
+        assert "Đã phê duyệt tin." in c.get(r.headers["location"]).text
+        r = c.post("/console/home/approve", data={"csrf_token": token, "bulletin_id": b["id"],
+                                                  "expected_hash": b["content_hash"]})
+        assert r.status_code == 409 and "không còn ở trạng thái" in r.text
+        r = c.post("/console/home/approve", data={"csrf_token": token, "bulletin_id": "nope",
+                                                  "expected_hash": b["content_hash"]})
+        assert r.status_code == 404 and "Không tìm thấy" in r.text
+    own = make(hub, world["bientap"], "Tin tự viết")
+    with signed_in(app, "bientap") as c:
+        r = c.post("/console/home/approve", data={"csrf_token": csrf(c.get("/console").text), "bulletin_id": own["id"],
+                                                  "expected_hash": own["content_hash"]})
+        assert r.status_code == 422 and "không thể tự phê duyệt" in r.text
+        assert hub.services.bulletins.get(world["bientap"], own["id"])["status"] == "pending"
+
+
+def test_operator_may_not_approve(app, hub, world):
+    b = make(hub, world["bientap"], "Họp dân")
+    with signed_in(app, "vanhanh") as c:
+        page = c.get("/console").text
+        assert "Tin chờ phê duyệt" not in page and 'action="/console/home/approve"' not in page
+        r = c.post("/console/home/approve", data={"csrf_token": csrf(page), "bulletin_id": b["id"],
+                                                  "expected_hash": b["content_hash"]})
+        assert r.status_code == 422 and "không có quyền" in r.text
+        assert hub.services.bulletins.get(world["bientap"], b["id"])["status"] == "pending"
+
+
+def test_writers_see_their_drafts_and_rejections_with_reason(app, hub, world):
+    make(hub, world["vanhanh"], "Bản nháp thôn A", submit=False)
+    make(hub, world["vanhanh"], "Tin bị trả lại", reject_by=world["bientap"], reason="Sai ngày họp")
+    make(hub, world["bientap"], "Nháp của biên tập", submit=False, targets=["B"])
+    with signed_in(app, "vanhanh") as c:
+        page = c.get("/console").text
+        assert "Bản nháp của bạn" in page and "Bản nháp thôn A" in page
+        assert "Tin của bạn bị từ chối" in page and "Tin bị trả lại" in page and "Sai ngày họp" in page
+        assert "Nháp của biên tập" not in page
+    with signed_in(app, "giamsat") as c:
+        page = c.get("/console").text
+        assert "Hiện không có việc gì cần làm." in page and "Bản nháp" not in page
+
+
+def test_emergency_on_air_and_withdraw(app, hub, world):
+    b = make(hub, world["bientap"], "Lũ quét", priority="emergency", targets=["A"], approve_by=world["bientap2"])
+    make(hub, world["bientap"], "Tin thường đã duyệt", approve_by=world["bientap2"])
+    with signed_in(app, "giamsat") as c:
+        page = c.get("/console").text
+        assert "Tin khẩn cấp đang phát" in page and "Lũ quét" in page and "Tin thường đã duyệt" not in page
+        assert 'action="/console/home/withdraw"' not in page  # a monitor only sees it
+    with signed_in(app, "bientap2") as c:
+        page = c.get("/console").text
+        token = csrf(page)
+        assert 'action="/console/home/withdraw"' in page
+        r = c.post("/console/home/withdraw", data={"bulletin_id": b["id"], "reason": "Hết nguy hiểm"})
+        assert r.status_code == 403
+        r = c.post("/console/home/withdraw", data={"csrf_token": token, "bulletin_id": b["id"], "reason": "  "})
+        assert r.status_code == 422 and "Hãy ghi lý do" in r.text
+        assert hub.services.bulletins.get(world["bientap"], b["id"])["status"] == "approved"
+        r = c.post("/console/home/withdraw", data={"csrf_token": token, "bulletin_id": b["id"],
+                                                   "reason": "Hết nguy hiểm", "action": "withdraw"},
+                   follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/console?done=withdrawn"
+        assert hub.services.bulletins.get(world["bientap"], b["id"])["status"] == "withdrawn"
+        assert "Lũ quét" not in c.get("/console").text
+
+
+def test_tasks_fragment_for_the_page_script(app, hub, world):
+    with signed_in(app, "bientap") as c:
+        page = c.get("/console")
+        assert 'src="/console/static/home.js"' in page.text and 'data-src="/console/home/tasks"' in page.text
+        assert c.get("/console/static/home.js").status_code == 200
+        before = c.get("/console/home/tasks")
+        assert before.status_code == 200 and "<html" not in before.text and "Không có tin nào chờ" in before.text
+        make(hub, world["bientap2"], "Tin mới đến")
+        after = c.get("/console/home/tasks").text
+        assert "Tin mới đến" in after and csrf(after) == csrf(page.text)
+    assert TestClient(app).get("/console/home/tasks").status_code == 401
+
+
+def test_admin_home_links_the_api_docs(app, world):
+    with signed_in(app, "quantri") as c:
+        page = c.get("/console").text
+        assert 'href="/docs"' in page and "Tin chờ phê duyệt" in page
+
+
+def test_rejection_reasons_service(hub, world):
+    b = make(hub, world["vanhanh"], "Trả lại", reject_by=world["bientap"], reason="Thiếu địa điểm")
+    other = make(hub, world["vanhanh"], "Đang chờ")
+    reasons = hub.services.bulletins.rejection_reasons(world["vanhanh"], [b["id"], other["id"]])
+    assert reasons == {b["id"]: "Thiếu địa điểm"}
