@@ -217,15 +217,22 @@ def transition(session: Session, principal: Principal, bulletin_id: str, action:
 
 
 def listing(session: Session, principal: Principal, *, status: str | None, commune: str | None,
-            priority: str | None, limit: int, offset: int) -> tuple[list[Bulletin], int]:
+            priority: str | None, limit: int, offset: int, q: str | None = None) -> tuple[list[Bulletin], int]:
     if principal.is_device:
         raise Forbidden("devices read their manifest, not the bulletin list")
     query = select(Bulletin)
     if status:
         query = query.where(Bulletin.status == status)
+    if priority or q:
+        query = query.join(Revision, (Revision.bulletin_id == Bulletin.id) & (Revision.revision == Bulletin.revision))
     if priority:
-        query = query.join(Revision, (Revision.bulletin_id == Bulletin.id) & (Revision.revision == Bulletin.revision)) \
-            .where(Revision.priority == priority)
+        query = query.where(Revision.priority == priority)
+    if q:
+        # Text search in the current revision's title and body (case-insensitive for ASCII;
+        # Vietnamese letters match as typed).
+        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(Revision.title.ilike(pattern, escape="\\"),
+                                Revision.body.ilike(pattern, escape="\\")))
     if commune:
         query = query.where(Bulletin.id.in_(select(BulletinTarget.bulletin_id).where(
             BulletinTarget.commune.in_([commune, "*"]))))

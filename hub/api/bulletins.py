@@ -109,9 +109,10 @@ def list_bulletins(
     priority: Annotated[Priority | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
+    q: Annotated[NoNul | None, Query(max_length=200)] = None,
 ) -> list[dict[str, Any]]:
     rows, total = hub.services.bulletins.listing(user, status=status, commune=commune, priority=priority,
-                                                 limit=limit, offset=offset)
+                                                 limit=limit, offset=offset, q=q or None)
     response.headers["X-Total-Count"] = str(total)
     return rows
 

@@ -523,3 +523,36 @@ def test_listing_filters_paginates_and_counts(client, team):
         r = client.get(API, params=params, headers=team.monitor)
         assert r.status_code == 422, params
         assert r.json()["detail"]
+
+
+# --- text search, history, the last approved revision (for the console's bulletin pages) ---------
+
+
+def test_list_filters_by_text_in_title_or_body(client, team):
+    a = create(client, team.author, title="Lịch tiêm phòng", body="Tại trạm y tế xã.")
+    b = create(client, team.author, title="Thu thuế", body="Nộp trước ngày 15, tiêm chủng không liên quan.")
+    create(client, team.author, title="Họp dân", body="Nhà văn hoá thôn.")
+    r = client.get(API, params={"q": "tiêm"}, headers=team.author)
+    assert r.status_code == 200 and {x["id"] for x in r.json()} == {a["id"], b["id"]}
+    assert r.headers["X-Total-Count"] == "2"
+    r = client.get(API, params={"q": "100%_"}, headers=team.author)
+    assert r.json() == []
+    r = client.get(API, params={"q": "Thu thuế", "priority": "normal"}, headers=team.author)
+    assert [x["id"] for x in r.json()] == [b["id"]]
+
+
+def test_history_and_last_approved(client, hub, team):
+    bid = in_state(client, team, "approved", title="Bản một")["id"]
+    service = hub.services.bulletins
+    from hub.auth import authenticate
+    with hub.store.reader() as session:
+        author = authenticate(session, team.tokens["author"])
+    first = service.last_approved(author, bid)
+    assert first["revision"] == 1 and first["title"] == "Bản một"
+    client.patch(f"{API}/{bid}", json={"title": "Bản hai"}, headers=team.author)
+    assert service.last_approved(author, bid)["title"] == "Bản một"
+    steps = service.history(author, bid)
+    assert [s["action"] for s in steps] == ["create", "submit", "approve", "edit"]
+    assert steps[2]["actor_name"] == "approver" and steps[-1]["revision"] == 2
+    fresh = create(client, team.author)
+    assert service.last_approved(author, fresh["id"]) is None
