@@ -49,6 +49,22 @@ class BulletinService(Service):
                                          limit=limit, offset=offset, q=q)
             return [domain.view(session, b, with_artifacts=False) for b in rows], total
 
+    def rejection_reasons(self, principal: Principal, bulletin_ids: list[str]) -> dict[str, str | None]:
+        """For each rejected bulletin of ``bulletin_ids`` this principal may see: the reason given
+        when its current revision was rejected (None if none was given)."""
+        with self.reading() as session:
+            found: dict[str, str | None] = {}
+            for bulletin_id in bulletin_ids:
+                bulletin = domain.visible(session, principal, bulletin_id)
+                if bulletin.status != "rejected":
+                    continue
+                found[bulletin.id] = session.scalar(
+                    select(Approval.reason).where(Approval.bulletin_id == bulletin.id,
+                                                  Approval.revision == bulletin.revision,
+                                                  Approval.decision == "reject")
+                    .order_by(Approval.decided_at.desc()).limit(1))
+            return found
+
     def history(self, principal: Principal, bulletin_id: str) -> list[dict[str, Any]]:
         """Who did what to this bulletin and when, oldest first: each step of its audit trail
         (create, edit, submit, approve, reject, withdraw) with the actor's name, the revision, the
