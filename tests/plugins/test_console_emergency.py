@@ -118,3 +118,154 @@ def test_not_for_monitors(app, hub, world, name):
         r = c.post("/console/emergency", data=form(csrf(c.get("/console").text)))
         assert r.status_code == 404
     assert bulletins(hub) == 0
+
+
+# --- the emergency path in Chromium, to a real agent's player -------------------------------------------
+
+AGENT_ENV = {
+    "HUB_AGENT_POLL_S": "2", "HUB_AGENT_HEARTBEAT_S": "1", "HUB_AGENT_BACKOFF_S": "0.2",
+    "HUB_AGENT_BACKOFF_MAX_S": "1", "HUB_AGENT_REQUEST_TIMEOUT_S": "5", "HUB_AGENT_KILL_GRACE_S": "2",
+}
+#: Bounds for the waits (not timing assertions: the measured times are printed).
+SHOWN_S, PLAYED_S = 30, 90
+
+
+@pytest.fixture(scope="module")
+def path_world(tmp_path_factory):
+    """A hub that speaks with the real offline voice (espeak-ng), one worker, on a real port, and
+    one ``hub agent`` subprocess with the recording test player in commune LSN-CL."""
+    import os
+    import subprocess
+    import sys
+
+    from hub.app import create_app
+    from hub.config import Settings
+    from hub.plugins import make_plugin_manager
+    from hub.store import migrate
+    from hub.testing import LiveServer
+    from tests.agent.conftest import PlayerLog, player_command
+
+    work = tmp_path_factory.mktemp("emergency-path")
+    data = work / "var"
+    data.mkdir()
+    migrate(f"sqlite:///{data / 'hub.db'}")
+    settings = Settings(data_dir=data, tts_engines=["espeak"], workers=1, disabled_plugins=["slides"])
+    app = create_app(settings, pm=make_plugin_manager(settings))
+    with LiveServer(app) as server:
+        d = app.state.hub.services.directory
+        d.add_commune(None, "LSN-CL", "Xã Cao Lộc")
+        d.add_commune(None, "LSN-LVT", "Phường Lương Văn Tri")
+        d.add_user(None, "bientap", "editor", password=PASSWORD)
+        d.add_user(None, "pheduyet", "editor", password=PASSWORD)
+        device = d.register_device(None, "Cụm loa thôn Nà Cạn", "LSN-CL")
+        log = PlayerLog(work / "player.jsonl")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+        env.update(AGENT_ENV, HUB_AGENT_TOKEN=device["token"])
+        with open(work / "agent.log", "ab") as out:
+            agent = subprocess.Popen(
+                [sys.executable, "-m", "hub.cli", "agent", "--server", server.url, "--cache", str(work / "cache"),
+                 "--player", player_command(log)],
+                env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=work)
+        try:
+            yield server, log
+        finally:
+            agent.terminate()
+            try:
+                agent.wait(15)
+            except subprocess.TimeoutExpired:
+                agent.kill()
+                agent.wait(10)
+            stray_players(log)
+
+
+def stray_players(log) -> None:
+    """Players run in sessions of their own: end ours (by the pids the log wrote), if any is left."""
+    import os
+    import signal
+    from pathlib import Path
+
+    for pid in {e["pid"] for e in log.events("start")}:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"fake_player.py" in cmdline and str(log.path).encode() in cmdline:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.mark.slow
+def test_emergency_path_in_chromium_to_the_loudspeaker(path_world):
+    """The editor sends an emergency from the phone; the approver's home page, open on a desktop,
+    shows it at the top without a reload; one click approves it; the agent's player plays it."""
+    import time
+
+    from playwright import sync_api
+
+    from hub.testing import wait_until
+    from tests.plugins.console_browser import SIZES, launch, look, sign_in
+
+    server, log = path_world
+    title = "Cảnh báo lũ quét tại thôn Nà Cạn"
+    with sync_api.sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            approver = browser.new_context(viewport=SIZES["desktop"]).new_page()
+            sign_in(approver, server.url, "pheduyet", PASSWORD)
+            approver.goto(server.url + "/console")
+            assert title not in approver.inner_text("main")
+
+            editor = browser.new_context(viewport=SIZES["phone"]).new_page()
+            sign_in(editor, server.url, "bientap", PASSWORD)
+            t_open = time.time()
+            editor.goto(server.url + "/console/emergency")
+            editor.check("input[name=targets][value=LSN-CL]")
+            editor.fill("#title", title)
+            editor.fill("#body", "Nước sông dâng nhanh. Bà con thôn Nà Cạn di chuyển ngay lên chỗ cao, "
+                                 "không qua suối, giữ liên lạc với trưởng thôn.")
+            editor.check("input[name=confirm]")
+            t_filled = time.time()
+            editor.click("button.danger.big")
+            editor.wait_for_url("**/console/bulletins/*")
+            t_sent = time.time()
+            bulletin_id = editor.url.rsplit("/", 1)[1]
+
+            # The approver's page, never reloaded: home.js brings the bulletin in, at the top.
+            first = approver.locator("#h-pending + ul.tasks li.task").first
+            first.filter(has_text=title).wait_for(timeout=SHOWN_S * 1000)
+            t_shown = time.time()
+            assert "KHẨN CẤP" in first.inner_text()
+            look(approver, "home-approver-pending")
+            first.locator("button[value=approve]").click()
+            approver.wait_for_url("**/console?done=approved")
+            t_approved = time.time()
+            assert "Đã phê duyệt tin." in approver.inner_text("main")
+
+            wait_until(lambda: log.events("start"), timeout=PLAYED_S, what="the loudspeaker plays the emergency")
+            t_played = log.events("start")[0]["t"]
+            print(f"\nemergency path (bulletin {bulletin_id}): form opened to first play {t_played - t_open:.2f} s = "
+                  f"filling the form {t_filled - t_open:.2f} s + sending {t_sent - t_filled:.2f} s + "
+                  f"until the approver's page showed it {t_shown - t_sent:.2f} s + "
+                  f"approving {t_approved - t_shown:.2f} s + approval to the player's start "
+                  f"{t_played - t_approved:.2f} s")
+
+            # Every page of this path at both sizes: the emergency form (empty and with its errors),
+            # the home page with the emergency on air.
+            for size in ("phone", "desktop"):
+                for page in (editor, approver):
+                    page.set_viewport_size(SIZES[size])
+                editor.goto(server.url + "/console/emergency")
+                look(editor, "emergency-form")
+                editor.evaluate("document.querySelector('form.emergency').noValidate = true")
+                editor.click("button.danger.big")
+                assert "Hãy đánh dấu ô xác nhận" in editor.inner_text("main")
+                look(editor, "emergency-errors")
+                approver.goto(server.url + "/console")
+                assert title in approver.inner_text("#h-on-air + ul.tasks")
+                look(approver, "home-on-air")
+                editor.goto(server.url + "/console")
+                look(editor, "home-editor")
+        finally:
+            browser.close()
