@@ -172,3 +172,77 @@ def test_rejection_reasons_service(hub, world):
     other = make(hub, world["vanhanh"], "Đang chờ")
     reasons = hub.services.bulletins.rejection_reasons(world["vanhanh"], [b["id"], other["id"]])
     assert reasons == {b["id"]: "Thiếu địa điểm"}
+
+
+def test_recorder_is_on_a_draft_bulletin_page(app, hub, world):
+    draft = make(hub, world["bientap"], "Tin cần thu âm", submit=False)
+    with signed_in(app, "bientap") as c:
+        page = c.get(f"/console/bulletins/{draft['id']}")
+        assert page.status_code == 200
+        assert "Thu âm giọng đọc" in page.text and 'src="/console/static/recorder.js"' in page.text
+        assert f'data-bulletin="{draft["id"]}"' in page.text and f'data-csrf="{csrf(page.text)}"' in page.text
+        assert c.get("/console/static/recorder.js").status_code == 200
+
+
+# --- the recorder in Chromium, with a fake microphone ------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def recorder_world(tmp_path_factory):
+    import subprocess
+
+    from hub.app import create_app
+    from hub.config import Settings
+    from hub.plugins import make_plugin_manager
+    from hub.store import migrate
+    from hub.testing import LiveServer
+
+    work = tmp_path_factory.mktemp("recorder")
+    data = work / "var"
+    data.mkdir()
+    migrate(f"sqlite:///{data / 'hub.db'}")
+    voice = work / "mic.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=4", "-ac", "1",
+                    "-ar", "48000", str(voice)], check=True)
+    settings = Settings(data_dir=data, workers=0, tts_engines=["espeak"], disabled_plugins=["slides"])
+    app = create_app(settings, pm=make_plugin_manager(settings))
+    with LiveServer(app) as server:
+        hub = app.state.hub
+        hub.services.directory.add_commune(None, "LSN-CL", "Xã Cao Lộc")
+        hub.services.directory.add_user(None, "bientap", "editor", password=PASSWORD)
+        author = hub.services.sessions.sign_in("bientap", PASSWORD, ip=None, user_agent=None)[1]
+        yield server, hub, author, voice
+
+
+@pytest.mark.slow
+def test_recorder_in_chromium(recorder_world):
+    from playwright import sync_api
+
+    from tests.plugins.console_browser import SIZES, launch, look, sign_in
+
+    server, hub, author, voice = recorder_world
+    draft = make(hub, author, "Thông báo họp thôn", submit=False, targets=["LSN-CL"])
+    with sync_api.sync_playwright() as playwright:
+        browser = launch(playwright, fake_audio=voice)
+        try:
+            context = browser.new_context(viewport=SIZES["phone"])
+            context.grant_permissions(["microphone"], origin=server.url)
+            page = context.new_page()
+            sign_in(page, server.url, "bientap", PASSWORD)
+            page.goto(server.url + f"/console/bulletins/{draft['id']}")
+            look(page, "recorder-ready")
+            page.click("button.record-start")
+            page.wait_for_selector("button.record-stop:not([disabled])")
+            page.wait_for_timeout(1500)
+            page.click("button.record-stop")
+            page.wait_for_selector("audio.record-playback:not([hidden])")
+            assert "nghe lại" in page.inner_text(".record-status")
+            look(page, "recorder-recorded")
+            page.click("button.record-send")
+            page.wait_for_selector("text=Tin này đang dùng một bản thu âm.", timeout=30_000)
+            assert hub.services.bulletins.get(author, draft["id"])["recording_sha256"]
+            for size in ("phone", "desktop"):
+                page.set_viewport_size(SIZES[size])
+                look(page, "recorder-attached")
+        finally:
+            browser.close()

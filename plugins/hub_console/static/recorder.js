@@ -1,0 +1,104 @@
+// The recorder on a bulletin's page: record from the microphone (MediaRecorder), listen back, and
+// attach it with POST /api/v1/bulletins/{id}/recording (multipart "file", the session's CSRF token
+// in X-CSRF-Token). The hub takes MP3, WAV, M4A or OGG and Chromium records WebM, so the take is
+// decoded here and sent as a 16-bit mono WAV. Texts come from the page (data-msg-*), in Vietnamese.
+(function () {
+  "use strict";
+  var box = document.querySelector("section.recorder");
+  if (!box) { return; }
+  var controls = box.querySelector(".recorder-controls");
+  var start = box.querySelector(".record-start");
+  var stop = box.querySelector(".record-stop");
+  var send = box.querySelector(".record-send");
+  var playback = box.querySelector(".record-playback");
+  var status = box.querySelector(".record-status");
+  function say(key, detail) {
+    var text = box.getAttribute("data-msg-" + key) || key;
+    status.textContent = text.replace("{detail}", detail || "");
+  }
+  if (!window.MediaRecorder || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    say("unsupported");
+    return;
+  }
+  controls.hidden = false;
+  var recorder = null, chunks = [], take = null, stream = null;
+
+  start.addEventListener("click", function () {
+    navigator.mediaDevices.getUserMedia({ audio: true }).then(function (s) {
+      stream = s;
+      chunks = [];
+      take = null;
+      recorder = new MediaRecorder(stream);
+      recorder.addEventListener("dataavailable", function (e) { if (e.data && e.data.size) { chunks.push(e.data); } });
+      recorder.addEventListener("stop", function () {
+        stream.getTracks().forEach(function (t) { t.stop(); });
+        take = new Blob(chunks, { type: recorder.mimeType || "audio/webm" });
+        playback.src = URL.createObjectURL(take);
+        playback.hidden = false;
+        send.disabled = false;
+        start.disabled = false;
+        stop.disabled = true;
+        say("ready");
+      });
+      recorder.start();
+      start.disabled = true;
+      stop.disabled = false;
+      send.disabled = true;
+      say("recording");
+    }).catch(function () { say("denied"); });
+  });
+
+  stop.addEventListener("click", function () {
+    if (recorder && recorder.state !== "inactive") { recorder.stop(); }
+  });
+
+  function wav(buffer) {
+    // Mix to mono, 16-bit PCM.
+    var length = buffer.length, rate = buffer.sampleRate, channels = buffer.numberOfChannels;
+    var mono = new Float32Array(length);
+    for (var c = 0; c < channels; c++) {
+      var data = buffer.getChannelData(c);
+      for (var i = 0; i < length; i++) { mono[i] += data[i] / channels; }
+    }
+    var out = new DataView(new ArrayBuffer(44 + length * 2));
+    function text(at, s) { for (var k = 0; k < s.length; k++) { out.setUint8(at + k, s.charCodeAt(k)); } }
+    text(0, "RIFF"); out.setUint32(4, 36 + length * 2, true); text(8, "WAVE");
+    text(12, "fmt "); out.setUint32(16, 16, true); out.setUint16(20, 1, true); out.setUint16(22, 1, true);
+    out.setUint32(24, rate, true); out.setUint32(28, rate * 2, true); out.setUint16(32, 2, true);
+    out.setUint16(34, 16, true); text(36, "data"); out.setUint32(40, length * 2, true);
+    for (var j = 0; j < length; j++) {
+      var v = Math.max(-1, Math.min(1, mono[j]));
+      out.setInt16(44 + j * 2, v < 0 ? v * 0x8000 : v * 0x7fff, true);
+    }
+    return new Blob([out.buffer], { type: "audio/wav" });
+  }
+
+  send.addEventListener("click", function () {
+    if (!take) { return; }
+    send.disabled = true;
+    say("sending");
+    var Context = window.AudioContext || window.webkitAudioContext;
+    take.arrayBuffer().then(function (bytes) {
+      return new Context().decodeAudioData(bytes);
+    }).then(function (buffer) {
+      if (buffer.duration < 0.3) { throw new Error("short"); }
+      var form = new FormData();
+      form.append("file", wav(buffer), "ghi-am.wav");
+      return fetch("/api/v1/bulletins/" + encodeURIComponent(box.getAttribute("data-bulletin")) + "/recording", {
+        method: "POST", body: form, credentials: "same-origin",
+        headers: { "X-CSRF-Token": box.getAttribute("data-csrf") }
+      });
+    }).then(function (r) {
+      if (r.ok) {
+        say("done");
+        window.setTimeout(function () { window.location.reload(); }, 800);
+        return null;
+      }
+      return r.json().then(function (j) { throw new Error((j && (j.detail || j.message)) || ("HTTP " + r.status)); },
+                           function () { throw new Error("HTTP " + r.status); });
+    }).catch(function (e) {
+      send.disabled = false;
+      if (e && e.message === "short") { say("short"); } else { say("failed", e && e.message); }
+    });
+  });
+})();
