@@ -26,6 +26,7 @@ FONTS = ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf")
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 STATIC["admin.js"] = "text/javascript"  # the administration pages' copy buttons
 STATIC.update({"home.js": "text/javascript", "recorder.js": "text/javascript"})  # home page refresh, recorder
+STATIC["bulletin-form.js"] = "text/javascript"  # the bulletin form: what the loudspeaker will say
 
 
 def safe_next(target: object) -> str:
