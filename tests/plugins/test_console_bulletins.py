@@ -256,3 +256,87 @@ def test_operator_targeting_another_commune_is_refused(app, world):
 def test_the_form_script_is_served(client):
     r = client.get("/console/static/bulletin-form.js")
     assert r.status_code == 200 and "X-CSRF-Token" in r.text and "/api/v1/speech/preview" in r.text
+
+
+# --- in Chromium -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    from hub.config import Settings
+    from hub.store import migrate
+    from hub.testing import LiveServer
+
+    data = tmp_path_factory.mktemp("bulletins-browser") / "var"
+    data.mkdir()
+    migrate(f"sqlite:///{data / 'hub.db'}")
+    # Real plugins, quick rendering: espeak, one worker, no slides.
+    settings = Settings(data_dir=data, workers=1, tts_engines=["espeak"], disabled_plugins=["slides"])
+    app = create_app(settings, pm=make_plugin_manager(settings))
+    with LiveServer(app) as server:
+        d = app.state.hub.services.directory
+        d.add_commune(None, "LSN-CL", "Xã Cao Lộc")
+        d.add_commune(None, "LSN-LVT", "Phường Lương Văn Tri")
+        d.add_user(None, "bientap", "editor", password=PASSWORD)
+        d.add_user(None, "truongphong", "editor", password=PASSWORD)
+        yield server
+
+
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_write_submit_hear_approve_withdraw_in_chromium(live, size):
+    from playwright import sync_api
+
+    from tests.plugins.console_browser import SIZES, launch, look, sign_in
+
+    with sync_api.sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            editor = browser.new_context(viewport=SIZES[size]).new_page()
+            sign_in(editor, live.url, "bientap", PASSWORD)
+            editor.goto(live.url + "/console/bulletins")
+            look(editor, "bulletins-list")
+            editor.click("main a.button[href='/console/bulletins/new']")
+            look(editor, "bulletin-new")
+            title = f"Lịch tiêm chủng tháng 12 ({size})"
+            editor.fill("#title", title)
+            editor.fill("#body", "Trạm y tế xã tiêm vắc-xin sởi cho trẻ từ 9 tháng tuổi, 7h30 ngày 05/12/2026.")
+            editor.wait_for_selector("#spoken:not([hidden])", timeout=10_000)
+            assert "tháng" in editor.inner_text("#spoken-text")
+            editor.check("input[name=targets][value='LSN-CL']")
+            editor.fill("#valid_from", "2026-12-04T07:00")
+            look(editor, "bulletin-new-filled")
+            editor.click("button[name=action][value=submit]")
+            editor.wait_for_load_state()
+            assert "Đã gửi duyệt" in editor.inner_text("main")
+            assert editor.locator("button[name=action][value=approve]").count() == 0
+            look(editor, "bulletin-submitted")
+            address = editor.url.split("?")[0]
+
+            approver = browser.new_context(viewport=SIZES[size]).new_page()
+            sign_in(approver, live.url, "truongphong", PASSWORD)
+            approver.goto(address)
+            for _ in range(60):  # the render runs in the hub's worker: wait for it, bounded
+                if approver.inner_text("#render-status") in ("Đã tạo xong", "Tạo bị lỗi"):
+                    break
+                time.sleep(0.5)
+                approver.reload()
+            assert approver.inner_text("#render-status") == "Đã tạo xong"
+            player = approver.locator("figure.audio audio[controls]")
+            assert player.count() >= 1 and player.first.get_attribute("src").startswith("/media/")
+            look(approver, "bulletin-approval")
+            approver.click("button[name=action][value=approve]")
+            approver.wait_for_load_state()
+            assert "Đã duyệt" in approver.inner_text("main")
+            look(approver, "bulletin-approved")
+
+            editor.goto(address)
+            editor.fill("#reason", "Đổi lịch tiêm")
+            editor.click("button[name=action][value=withdraw]")
+            editor.wait_for_load_state()
+            assert "Đã thu hồi" in editor.inner_text("main")
+            look(editor, "bulletin-withdrawn")
+            editor.goto(live.url + "/console/bulletins?q=" + "tiêm")
+            assert title in editor.inner_text("main")
+            look(editor, "bulletins-list-search")
+        finally:
+            browser.close()
