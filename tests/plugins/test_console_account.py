@@ -5,28 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from hub.app import create_app
 from hub.models import AuditEvent, User
 from hub.plugins import make_plugin_manager
+from tests.plugins.console_client import PASSWORD, csrf, signed_in
 
-PASSWORD = "mật-khẩu-đủ-dài"
 NEW = "mat-khau-moi-that-dai"
-
-
-def csrf(page: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-def signed_in(app, name: str = "bientap", password: str = PASSWORD, agent: str = "testclient") -> TestClient:
-    client = TestClient(app, headers={"User-Agent": agent})
-    form = client.get("/login")
-    r = client.post("/login", data={"username": name, "password": password, "csrf_token": csrf(form.text)},
-                    follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return client
 
 
 @pytest.fixture
@@ -42,7 +28,7 @@ def password_hash(hub, uid):
 
 def test_every_signed_in_user_has_an_account_page(app, user, client):
     assert client.get("/console/account", follow_redirects=False).status_code == 303
-    with signed_in(app) as c:
+    with signed_in(app, "bientap") as c:
         page = c.get("/console/account")
         assert page.status_code == 200
         for text in ("bientap", "Cán bộ vận hành xã", "Xã Ái", "Đổi mật khẩu", "Phiên này"):
@@ -50,7 +36,7 @@ def test_every_signed_in_user_has_an_account_page(app, user, client):
 
 
 def test_change_password_keeps_this_session_and_ends_the_others(app, user, hub):
-    with signed_in(app, agent="Phone") as phone, signed_in(app, agent="Desktop-PC") as desk:
+    with signed_in(app, "bientap", agent="Phone") as phone, signed_in(app, "bientap", agent="Desktop-PC") as desk:
         page = phone.get("/console/account")
         assert "Desktop-PC" in page.text and "Phiên khác" in page.text
         r = phone.post("/console/account/password", data={"csrf_token": csrf(page.text), "current_password": PASSWORD,
@@ -59,7 +45,7 @@ def test_change_password_keeps_this_session_and_ends_the_others(app, user, hub):
         assert "Đã đổi mật khẩu" in phone.get(r.headers["location"]).text
         assert desk.get("/console", follow_redirects=False).status_code == 303
         assert "Desktop-PC" not in phone.get("/console/account").text
-    with signed_in(app, password=NEW) as again:
+    with signed_in(app, "bientap", password=NEW) as again:
         assert again.get("/console").status_code == 200
     with hub.store.reader() as session:
         row = session.scalars(select(AuditEvent).where(AuditEvent.action == "change_password")).one()
@@ -73,7 +59,7 @@ def test_change_password_keeps_this_session_and_ends_the_others(app, user, hub):
 ])
 def test_bad_password_change_is_422_and_changes_nothing(app, user, hub, current, new, again, message):
     before = password_hash(hub, user["id"])
-    with signed_in(app) as c, signed_in(app, agent="other") as other:
+    with signed_in(app, "bientap") as c, signed_in(app, "bientap", agent="other") as other:
         page = c.get("/console/account")
         r = c.post("/console/account/password", data={"csrf_token": csrf(page.text), "current_password": current,
                                                       "password": new, "password_again": again})
@@ -83,7 +69,7 @@ def test_bad_password_change_is_422_and_changes_nothing(app, user, hub, current,
 
 
 def test_guessing_the_current_password_is_throttled(app, user):
-    with signed_in(app) as c:
+    with signed_in(app, "bientap") as c:
         page = c.get("/console/account")
         for _ in range(5):
             r = c.post("/console/account/password", data={"csrf_token": csrf(page.text), "current_password": "doan-mo",
@@ -96,7 +82,7 @@ def test_guessing_the_current_password_is_throttled(app, user):
 
 def test_csrf_missing_or_wrong_is_403_and_changes_nothing(app, user, hub):
     before = password_hash(hub, user["id"])
-    with signed_in(app) as c, signed_in(app, agent="other") as other:
+    with signed_in(app, "bientap") as c, signed_in(app, "bientap", agent="other") as other:
         for extra in ({}, {"csrf_token": "x" * 64}):
             assert c.post("/console/account/password", data={"current_password": PASSWORD, "password": NEW,
                                                              "password_again": NEW, **extra}).status_code == 403
@@ -106,7 +92,7 @@ def test_csrf_missing_or_wrong_is_403_and_changes_nothing(app, user, hub):
 
 
 def test_end_one_other_session_or_all_others(app, user):
-    with signed_in(app) as me, signed_in(app, agent="second") as second, signed_in(app, agent="third") as third:
+    with signed_in(app, "bientap") as me, signed_in(app, "bientap", agent="second") as second, signed_in(app, "bientap", agent="third") as third:
         page = me.get("/console/account")
         handles = re.findall(r'name="session" value="([0-9a-f]+)"', page.text)
         assert len(handles) == 2

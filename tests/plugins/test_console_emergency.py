@@ -3,28 +3,12 @@ nothing created); then one Chromium test of the whole emergency path to a real a
 
 from __future__ import annotations
 
-import re
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from hub.models import Bulletin
-
-PASSWORD = "mật-khẩu-đủ-dài"
-
-
-def csrf(page: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
-
-def signed_in(app, name: str) -> TestClient:
-    client = TestClient(app)
-    form = client.get("/login")
-    r = client.post("/login", data={"username": name, "password": PASSWORD, "csrf_token": csrf(form.text)},
-                    follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return client
+from tests.plugins.console_client import PASSWORD, csrf, signed_in
 
 
 @pytest.fixture
