@@ -195,13 +195,18 @@ def recorder_world(tmp_path_factory):
         hub = app.state.hub
         hub.services.directory.add_commune(None, "LSN-CL", "Xã Cao Lộc")
         hub.services.directory.add_user(None, "bientap", "editor", password=PASSWORD)
+        hub.services.directory.add_user(None, "pheduyet", "editor", password=PASSWORD)
         author = hub.services.sessions.sign_in("bientap", PASSWORD, ip=None, user_agent=None)[1]
         yield server, hub, author, voice
 
 
 @pytest.mark.slow
 def test_recorder_in_chromium(recorder_world):
+    import subprocess
+
     from playwright import sync_api
+
+    from hub.models import MediaObject
 
     from tests.plugins.console_browser import SIZES, launch, look, sign_in
 
@@ -225,9 +230,29 @@ def test_recorder_in_chromium(recorder_world):
             look(page, "recorder-recorded")
             page.click("button.record-send")
             page.wait_for_selector("text=Tin này đang dùng một bản thu âm.", timeout=30_000)
-            assert hub.services.bulletins.get(author, draft["id"])["recording_sha256"]
+            recording = hub.services.bulletins.get(author, draft["id"])["recording_sha256"]
+            assert recording
             for size in ("phone", "desktop"):
                 page.set_viewport_size(SIZES[size])
                 look(page, "recorder-attached")
         finally:
             browser.close()
+    # Submitted, approved by a second editor, rendered: the aired MP3 is that recording, mastered.
+    with hub.store.reader() as session:
+        recorded_s = session.get(MediaObject, recording).meta["duration_s"]
+    assert 1.0 <= recorded_s <= 4.5, f"the fake microphone's recording lasts {recorded_s} s"
+    approver = hub.services.sessions.sign_in("pheduyet", PASSWORD, ip=None, user_agent=None)[1]
+    hub.services.bulletins.submit(author, draft["id"])
+    hub.services.bulletins.approve(approver, draft["id"])
+    while hub.pipeline.run_one():
+        pass
+    audio = [a for a in hub.services.bulletins.artifacts(approver, draft["id"]) if a["kind"] == "audio"]
+    assert len(audio) == 1 and audio[0]["published"] is True
+    aired = hub.media.path(audio[0]["sha256"])
+    probed = float(subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0",
+                                   str(aired)], capture_output=True, text=True, check=True).stdout)
+    print(f"recorded {recorded_s:.2f} s in Chromium; the aired MP3 lasts {probed:.2f} s "
+          f"(the recording's {audio[0]['source_duration_s']:.2f} s between the chimes)")
+    # The aired MP3 is the intro chime, the whole recording, the outro chime.
+    assert abs(audio[0]["source_duration_s"] - recorded_s) <= 0.15
+    assert audio[0]["engine"] == "recording" and recorded_s < probed <= recorded_s + 8.0
