@@ -5,6 +5,13 @@ province, ``title``, ``body``) and a ``confirm`` checkbox; sending creates the b
 ``hub.services.bulletins.create`` (priority emergency, channels speaker, display and web, valid
 from now) and submits it at once (its audio renders while it waits for the second pair of eyes),
 then goes to its page. Bad input: the form again, 422, nothing created.
+
+The second button (``action=record``, "Thu âm thay vì gõ chữ") is for an officer who would rather
+speak than type: the same checks (communes, title, confirmation), but the bulletin is created as a
+DRAFT, without submitting, and the browser goes to its page (``?recording=1``), where the recorder
+(``_recorder.html``) attaches the officer's voice and the "Gửi duyệt" button submits it. The body
+may then be left empty: the title stands in for it (the recording is what airs; the service's own
+rules are unchanged).
 """
 
 from __future__ import annotations
@@ -73,26 +80,37 @@ def register(router: APIRouter, console: Console) -> None:
         targets = [t for t in form.getlist("targets") if isinstance(t, str) and t]
         if "*" in targets:
             targets = ["*"]
+        recording = form.get("action") == "record"
         values = {"title": title, "body": body, "targets": targets}
         errors = []
         if not targets:
             errors.append(_("emergency.error.targets"))
         if not title:
             errors.append(_("emergency.error.title"))
-        if not body:
+        if not body and not recording:
             errors.append(_("emergency.error.body"))
         if form.get("confirm") != "yes":
             errors.append(_("emergency.error.confirm"))
         if errors:
             return await form_page(request, seat, status=422, errors=errors, values=values)
         service = console.hub(request).services.bulletins
-        content = service.Content(title=title, body=body, priority="emergency", channels=list(CHANNELS),
+        content = service.Content(title=title, body=body or title, priority="emergency", channels=list(CHANNELS),
                                   targets=targets, valid_from=utcnow())
         try:
-            created = await console.call(send, service, seat, content)
+            if recording:
+                created = await console.call(draft, service, seat, content)
+            else:
+                created = await console.call(send, service, seat, content)
         except (Invalid, Forbidden, HubError) as exc:
             return await form_page(request, seat, status=422, errors=[error_text(exc)], values=values)
+        if recording:
+            return console.redirect(f"/console/bulletins/{created['id']}?recording=1")
         return console.redirect(f"/console/bulletins/{created['id']}")
+
+    def draft(service: Any, seat: Seat, content: Any) -> dict[str, Any]:
+        """Create only: the officer records the voice on the bulletin's page, then submits it."""
+        view, _created = service.create(seat.user, content, source="console")
+        return view
 
     def send(service: Any, seat: Seat, content: Any) -> dict[str, Any]:
         """Create and submit in one transaction: either both happen or nothing is left behind."""

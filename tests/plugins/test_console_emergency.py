@@ -260,3 +260,66 @@ def test_emergency_path_in_chromium_to_the_loudspeaker(path_world):
                 look(editor, "home-editor")
         finally:
             browser.close()
+
+
+# --- "Thu âm thay vì gõ chữ": the emergency as a draft, to be recorded on its page ----------------------
+
+
+def test_record_instead_creates_an_emergency_draft(app, hub, world):
+    with signed_in(app, "bientap") as c:
+        page = c.get("/console/emergency")
+        assert 'name="action" value="record"' in page.text and "Thu âm thay vì gõ chữ" in page.text
+        r = c.post("/console/emergency", data=form(csrf(page.text), body="", targets=["A", "B"], action="record"),
+                   follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].endswith("?recording=1")
+        bulletin_id = r.headers["location"].split("?")[0].rsplit("/", 1)[1]
+        view = hub.services.bulletins.find(bulletin_id)
+        assert view["status"] == "draft" and view["priority"] == "emergency"
+        assert sorted(view["targets"]) == ["A", "B"] and sorted(view["channels"]) == ["display", "speaker", "web"]
+        assert view["body"] == "Bão số 9"  # the title stands in for the body the officer did not type
+        shown = c.get(r.headers["location"])
+        assert shown.status_code == 200
+        assert "Tin khẩn cấp này chưa được gửi" in shown.text and 'href="#h-recorder"' in shown.text
+        assert "Thu âm giọng đọc" in shown.text and 'src="/console/static/recorder.js"' in shown.text
+        assert 'name="action" value="submit"' in shown.text and "Gửi duyệt" in shown.text
+    assert bulletins(hub) == 1
+
+
+def test_record_instead_keeps_a_typed_body(app, hub, world):
+    with signed_in(app, "vanhanh") as c:
+        r = c.post("/console/emergency", data=form(csrf(c.get("/console/emergency").text), action="record"),
+                   follow_redirects=False)
+        assert r.status_code == 303
+    view = hub.services.bulletins.find(r.headers["location"].split("?")[0].rsplit("/", 1)[1])
+    assert view["status"] == "draft" and view["body"] == "Mọi người vào nơi trú ẩn ngay." and view["targets"] == ["A"]
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"confirm": None}, "Hãy đánh dấu ô xác nhận"),
+    ({"title": "   "}, "Hãy nhập tiêu đề."),
+    ({"targets": None}, "Hãy chọn ít nhất một xã"),
+    ({"targets": ["ZZ"]}, "Có xã được chọn không tồn tại."),
+    ({"targets": ["*", "A"], "confirm": None}, "Hãy đánh dấu ô xác nhận"),
+])
+def test_record_instead_bad_input_is_422_and_creates_nothing(app, hub, world, fields, message):
+    with signed_in(app, "bientap") as c:
+        token = csrf(c.get("/console/emergency").text)
+        r = c.post("/console/emergency", data=form(token, body="", action="record", **fields))
+        assert r.status_code == 422 and message in r.text and 'action="/console/emergency"' in r.text
+    assert bulletins(hub) == 0
+
+
+def test_record_instead_operator_only_its_commune(app, hub, world):
+    with signed_in(app, "vanhanh") as c:
+        r = c.post("/console/emergency", data=form(csrf(c.get("/console/emergency").text), targets=["B"],
+                                                   action="record"))
+        assert r.status_code == 422 and "chỉ được phát tới xã của mình" in r.text
+    assert bulletins(hub) == 0
+
+
+def test_record_instead_csrf_is_403_and_creates_nothing(app, hub, world):
+    with signed_in(app, "bientap") as c:
+        c.get("/console/emergency")
+        r = c.post("/console/emergency", data=form("sai", action="record"))
+        assert r.status_code == 403
+    assert bulletins(hub) == 0
