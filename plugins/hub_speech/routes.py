@@ -11,14 +11,14 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from hub.plugin_api import CurrentUser, HubDep, Invalid, refuse_nul
 from hub_speech.audio import SpeechSettings, check_upload
 from hub_speech.chain import normalize_text
-from hub_speech.renderer import process_upload
+from hub_speech.renderer import process_upload, synthesize_to_mp3
 
 MIME = {"MP3": "audio/mpeg", "WAV": "audio/wav", "M4A": "audio/mp4", "OGG": "audio/ogg"}
 
@@ -26,6 +26,16 @@ MIME = {"MP3": "audio/mpeg", "WAV": "audio/wav", "M4A": "audio/mp4", "OGG": "aud
 class PreviewIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=20_000)
+
+
+#: The longest text the console may ask to hear (a bulletin's opening, not a whole programme).
+LISTEN_MAX_CHARS = 2_000
+
+
+class ListenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=LISTEN_MAX_CHARS)
+    voice: str | None = Field(default=None, max_length=100)
 
 
 def _spool(upload: UploadFile, folder: Path) -> Path:
@@ -44,6 +54,19 @@ def build_router() -> APIRouter:
         """The normalised text the voice would read; no audio is made."""
         refuse_nul("text", payload.text)
         return {"spoken_text": normalize_text(hub.registrations, hub.settings, payload.text)}
+
+    @router.post("/api/v1/speech/preview.mp3", response_class=Response,
+                 responses={200: {"content": {"audio/mpeg": {}}}})
+    async def preview_mp3(payload: ListenIn, hub: HubDep, _user: CurrentUser) -> Response:
+        """The text spoken as the loudspeaker would air it: the renderer's own chain and caches."""
+        refuse_nul("text", payload.text)
+        hooks = hub.registrations
+        try:
+            media = await run_in_threadpool(synthesize_to_mp3, hooks, hub.settings, payload.text,
+                                            voice=payload.voice)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+        return Response(media.data, media_type="audio/mpeg", headers={"Cache-Control": "no-store"})
 
     @router.post("/api/v1/bulletins/{bulletin_id}/recording")
     async def attach_recording(bulletin_id: str, hub: HubDep, user: CurrentUser,

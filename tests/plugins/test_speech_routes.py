@@ -109,3 +109,28 @@ def test_hub_say_writes_an_mp3(tmp_path, monkeypatch, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["engine"] == "espeak" and "một nghìn hai trăm năm mươi" in report["spoken_text"]
     assert out.read_bytes()[:3] in (b"ID3", b"\xff\xfb") and out.stat().st_size > 1000
+
+
+def test_hear_a_text_as_the_loudspeaker_will_and_again_from_the_cache(speech, tmp_path):
+    text = {"text": "Thông báo: xã có 05 thôn, họp lúc 07:30."}
+    r = speech.post("/api/v1/speech/preview.mp3", json=text, headers=speech.author)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "audio/mpeg"
+    out = tmp_path / "nghe-thu.mp3"
+    out.write_bytes(r.content)
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(out)],
+                           capture_output=True, text=True, check=True)
+    assert float(probe.stdout.strip()) > 0
+    cache = Path(speech.app.state.hub.settings.cache_dir) / "audio"
+    def files():
+        return sorted((p, p.stat().st_mtime_ns) for p in cache.rglob("*") if p.is_file())
+    before = files()
+    again = speech.post("/api/v1/speech/preview.mp3", json=text, headers=speech.author)
+    assert again.status_code == 200 and again.content == r.content
+    assert before and files() == before  # the mastered cache answered: nothing was written again
+    assert speech.post("/api/v1/speech/preview.mp3", json=text).status_code == 401
+    device = speech.people.device("loa-1", "A")
+    assert speech.post("/api/v1/speech/preview.mp3", json=text, headers=device).status_code == 403
+    long = speech.post("/api/v1/speech/preview.mp3", json={"text": "a" * 2001}, headers=speech.author)
+    assert long.status_code == 422 and long.json()["detail"]
+    assert speech.post("/api/v1/speech/preview.mp3", json={"text": "a\x00b"}, headers=speech.author).status_code == 422
