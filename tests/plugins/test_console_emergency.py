@@ -323,3 +323,81 @@ def test_record_instead_csrf_is_403_and_creates_nothing(app, hub, world):
         r = c.post("/console/emergency", data=form("sai", action="record"))
         assert r.status_code == 403
     assert bulletins(hub) == 0
+
+
+@pytest.fixture(scope="module")
+def record_world(tmp_path_factory):
+    """A hub on a real port (no workers: nothing needs rendering) and a WAV for the fake microphone."""
+    import subprocess
+
+    from hub.app import create_app
+    from hub.config import Settings
+    from hub.plugins import make_plugin_manager
+    from hub.store import migrate
+    from hub.testing import LiveServer
+
+    work = tmp_path_factory.mktemp("emergency-record")
+    data = work / "var"
+    data.mkdir()
+    migrate(f"sqlite:///{data / 'hub.db'}")
+    voice = work / "mic.wav"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=4", "-ac", "1",
+                    "-ar", "48000", str(voice)], check=True)
+    settings = Settings(data_dir=data, workers=0, tts_engines=["espeak"], disabled_plugins=["slides"])
+    app = create_app(settings, pm=make_plugin_manager(settings))
+    with LiveServer(app) as server:
+        hub = app.state.hub
+        hub.services.directory.add_commune(None, "LSN-CL", "Xã Cao Lộc")
+        hub.services.directory.add_user(None, "vanhanh", "operator", "LSN-CL", password=PASSWORD)
+        yield server, hub, voice
+
+
+@pytest.mark.slow
+def test_record_instead_in_chromium(record_world):
+    """A commune officer on a phone: the emergency form, "Thu âm thay vì gõ chữ", record 1.5 s with
+    the fake microphone, listen back, attach, "Gửi duyệt": the emergency is pending, with its recording."""
+    from playwright import sync_api
+
+    from tests.plugins.console_browser import SIZES, launch, look, sign_in
+
+    server, hub, voice = record_world
+    title = "Cảnh báo cháy rừng tại thôn Nà Cạn"
+    with sync_api.sync_playwright() as playwright:
+        browser = launch(playwright, fake_audio=voice)
+        try:
+            context = browser.new_context(viewport=SIZES["phone"])
+            context.grant_permissions(["microphone"], origin=server.url)
+            page = context.new_page()
+            sign_in(page, server.url, "vanhanh", PASSWORD)
+            page.goto(server.url + "/console/emergency")
+            page.check("input[name=targets][value=LSN-CL]")
+            page.fill("#title", title)
+            page.check("input[name=confirm]")
+            look(page, "emergency-record-form")
+            page.click("button[name=action][value=record]")
+            page.wait_for_url("**/console/bulletins/*?recording=1")
+            bulletin_id = page.url.split("?")[0].rsplit("/", 1)[1]
+            assert "Tin khẩn cấp này chưa được gửi" in page.inner_text("main")
+            look(page, "emergency-record-draft")
+            page.click("a[href='#h-recorder']")
+            page.click("button.record-start")
+            page.wait_for_selector("button.record-stop:not([disabled])")
+            page.wait_for_timeout(1500)
+            page.click("button.record-stop")
+            page.wait_for_selector("audio.record-playback:not([hidden])")
+            look(page, "emergency-record-recorded")
+            page.click("button.record-send")
+            page.wait_for_selector("text=Đã có bản thu âm.", timeout=30_000)
+            look(page, "emergency-record-attached")
+            page.click("button[name=action][value=submit]")
+            page.wait_for_url("**/console/bulletins/*?done=submit")
+            for size in ("phone", "desktop"):
+                page.set_viewport_size(SIZES[size])
+                look(page, "emergency-record-submitted")
+            page.goto(server.url + "/console/emergency")
+            look(page, "emergency-record-form")
+        finally:
+            browser.close()
+    view = hub.services.bulletins.find(bulletin_id)
+    assert view["status"] == "pending" and view["priority"] == "emergency" and view["targets"] == ["LSN-CL"]
+    assert view["recording_sha256"] and view["body"] == title
