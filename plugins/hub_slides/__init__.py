@@ -19,7 +19,8 @@ from .draw import draw, to_png
 from .settings import SlidesSettings
 from .themes import THEMES, Theme, theme_for
 
-__all__ = ["SlidesSettings", "THEMES", "Theme", "render", "plan_bulletin", "hub_register_renderers"]
+__all__ = ["SlidesSettings", "THEMES", "Theme", "render", "plan_bulletin", "preview_slide", "hub_register_renderers",
+           "hub_register_routes"]
 
 #: Bump when the pixels for the same input change (part of the render job's identity).
 VERSION = "1"
@@ -48,6 +49,21 @@ def plan_bulletin(ctx: RenderContext, cfg: SlidesSettings) -> list[layout.Slide]
     return slides
 
 
+def preview_slide(settings: Any, *, title: str, body: str, priority: str, orientation: str,
+                  cfg: SlidesSettings | None = None) -> tuple[bytes, int]:
+    """The first slide of a not yet approved text as PNG bytes, and how many slides it makes."""
+    cfg = cfg or SlidesSettings()
+    with _FREETYPE_LOCK:
+        files = fonts.find_fonts(tuple(cfg.font_families), tuple(cfg.font_dirs), cfg.font_regular, cfg.font_bold)
+        slides = layout.plan(
+            orientation=orientation, title=title, body=body, province=getattr(settings, "province", ""),
+            communes=[], approved_at=None, link=getattr(settings, "public_url", "") or "-",
+            theme=theme_for(priority), styles=layout.Styles.build(cfg, files), cfg=cfg,
+        )
+        image = draw(slides[0])
+    return to_png(image, cfg.png_compress_level), len(slides)
+
+
 def render(ctx: RenderContext, cfg: SlidesSettings | None = None) -> list[RenderedMedia]:
     cfg = cfg or SlidesSettings()
     # The cached font objects wrap FreeType faces, which must not be used by two threads at once;
@@ -65,6 +81,13 @@ def render(ctx: RenderContext, cfg: SlidesSettings | None = None) -> list[Render
             duration_s=slide.duration_s, orientation=slide.orientation, page=slide.page, pages=slide.pages,
         ))
     return out
+
+
+@hookimpl
+def hub_register_routes() -> list:
+    from .routes import build_router
+
+    return [build_router()]
 
 
 @hookimpl

@@ -359,3 +359,32 @@ def test_text_below_the_readable_minimum_is_refused(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("HUB_SLIDES_BODY_PX", "30")
     with pytest.raises(ValidationError):
         SlidesSettings()
+
+
+def test_the_console_can_see_a_slide_before_it_is_approved(settings, cfg: SlidesSettings) -> None:
+    from fastapi.testclient import TestClient
+
+    from hub.app import create_app
+    from hub.plugins import make_plugin_manager
+    from tests.conftest import People
+
+    with TestClient(create_app(settings, pm=make_plugin_manager(settings))) as client:
+        people = People(client.app.state.hub)
+        people.commune("A")
+        editor = people.user("tacgia", "editor")
+        text = {"title": "Thông báo lịch tiêm chủng", "body": SENTENCES[0], "priority": "emergency"}
+        r = client.post("/api/v1/slides/preview.png", json=text, headers=editor)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"] == "image/png" and r.headers["x-slide-pages"] == "1"
+        image = png(r.content)
+        assert image.size == (1920, 1080) and dominant(image) == THEMES["emergency"].background
+        tall = client.post("/api/v1/slides/preview.png", json={**text, "orientation": "portrait"},
+                           headers=people.user("op", "operator", "A"))
+        assert tall.status_code == 200 and png(tall.content).size == (1080, 1920)
+        assert client.post("/api/v1/slides/preview.png", json=text).status_code == 401
+        device = people.device("bang-1", "A", "display")
+        assert client.post("/api/v1/slides/preview.png", json=text, headers=device).status_code == 403
+        for bad in ({**text, "body": "x" * 20_001}, {**text, "priority": "urgent"}, {"title": "", "body": " "},
+                    {**text, "title": "a\x00"}):
+            r = client.post("/api/v1/slides/preview.png", json=bad, headers=editor)
+            assert r.status_code == 422 and r.json()["detail"], bad
