@@ -242,6 +242,7 @@ def test_operator_targeting_another_commune_is_refused(app, world):
 def test_the_form_script_is_served(client):
     r = client.get("/console/static/bulletin-form.js")
     assert r.status_code == 200 and "X-CSRF-Token" in r.text and "/api/v1/speech/preview" in r.text
+    assert "/api/v1/speech/preview.mp3" in r.text and "/api/v1/slides/preview.png" in r.text
 
 
 # --- in Chromium -------------------------------------------------------------------------------------
@@ -256,8 +257,8 @@ def live(tmp_path_factory):
     data = tmp_path_factory.mktemp("bulletins-browser") / "var"
     data.mkdir()
     migrate(f"sqlite:///{data / 'hub.db'}")
-    # Real plugins, quick rendering: espeak, one worker, no slides.
-    settings = Settings(data_dir=data, workers=1, tts_engines=["espeak"], disabled_plugins=["slides"])
+    # Real plugins, quick rendering: espeak, one worker; slides on for the form's slide preview.
+    settings = Settings(data_dir=data, workers=1, tts_engines=["espeak"])
     app = create_app(settings, pm=make_plugin_manager(settings))
     with LiveServer(app) as server:
         d = app.state.hub.services.directory
@@ -288,6 +289,15 @@ def test_write_submit_hear_approve_withdraw_in_chromium(live, size):
             editor.fill("#body", "Trạm y tế xã tiêm vắc-xin sởi cho trẻ từ 9 tháng tuổi, 7h30 ngày 05/12/2026.")
             editor.wait_for_selector("#spoken:not([hidden])", timeout=10_000)
             assert "tháng" in editor.inner_text("#spoken-text")
+            editor.click("#listen-button")  # "Nghe thử": the renderer's own voice, from a blob: URL
+            editor.wait_for_function(
+                "() => { const a = document.getElementById('listen-audio');"
+                " return a.src.startsWith('blob:') && a.duration > 0; }", timeout=30_000)
+            editor.wait_for_function(
+                "() => { const i = document.getElementById('slide-preview-img');"
+                " return i.src.startsWith('blob:') && i.complete && i.naturalWidth > 0; }", timeout=20_000)
+            assert editor.inner_text("#listen-status") == "Đây là giọng loa sẽ đọc. Bấm ▶ để nghe lại."
+            look(editor, "bulletin-new-heard")
             editor.check("input[name=targets][value='LSN-CL']")
             editor.fill("#valid_from", "2026-12-04T07:00")
             look(editor, "bulletin-new-filled")

@@ -30,6 +30,82 @@
     });
     if (body.value.trim()) { preview(); }
   }
+  // "Nghe thử": the title and body as the speech renderer reads them, spoken by its own chain
+  // (POST /api/v1/speech/preview.mp3, cached on the hub), played from a blob: URL.
+  var title = document.getElementById("title");
+  var listen = document.getElementById("listen");
+  var button = document.getElementById("listen-button");
+  var status = document.getElementById("listen-status");
+  var player = document.getElementById("listen-audio");
+  var speechText = function () {
+    var t = title ? title.value.trim() : "";
+    if (t && ".!?…:;".indexOf(t.charAt(t.length - 1)) < 0) { t += "."; }
+    var b = body ? body.value.trim() : "";
+    return t ? (b ? t + "\n\n" + b : t) : b;
+  };
+  if (meta && listen && button && status && player && window.fetch && window.URL && URL.createObjectURL) {
+    listen.hidden = false;
+    var heard = null;
+    button.addEventListener("click", function () {
+      var text = speechText().slice(0, 2000);
+      if (!text) { status.textContent = listen.getAttribute("data-empty"); return; }
+      button.disabled = true;
+      status.textContent = listen.getAttribute("data-busy");
+      fetch("/api/v1/speech/preview.mp3", {
+        method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "X-CSRF-Token": meta.getAttribute("content")},
+        body: JSON.stringify({text: text})
+      }).then(function (r) {
+        if (!r.ok) { throw new Error("HTTP " + r.status); }
+        return r.blob();
+      }).then(function (blob) {
+        if (heard) { URL.revokeObjectURL(heard); }
+        heard = URL.createObjectURL(blob);
+        player.src = heard;
+        player.hidden = false;
+        status.textContent = listen.getAttribute("data-done");
+        var playing = player.play();
+        if (playing && playing.catch) { playing.catch(function () { /* autoplay refused: the controls remain */ }); }
+      }).catch(function () {
+        status.textContent = listen.getAttribute("data-error");
+      }).then(function () { button.disabled = false; });
+    });
+  }
+  // The first slide as the display board will show it (POST /api/v1/slides/preview.png), redrawn
+  // about a second after typing stops. Hidden when the slides plugin is off or the text is empty.
+  var figure = document.getElementById("slide-preview");
+  var img = document.getElementById("slide-preview-img");
+  var priority = document.getElementById("priority");
+  if (meta && figure && img && window.fetch && window.URL && URL.createObjectURL) {
+    var slideTimer = null;
+    var slideAsked = 0;
+    var shown = null;
+    var drawSlide = function () {
+      var t = title ? title.value : "";
+      var b = body ? body.value : "";
+      var mine = ++slideAsked;
+      if (!t.trim() && !b.trim()) { figure.hidden = true; return; }
+      fetch("/api/v1/slides/preview.png", {
+        method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "X-CSRF-Token": meta.getAttribute("content")},
+        body: JSON.stringify({title: t.slice(0, 300), body: b.slice(0, 20000),
+                              priority: priority ? priority.value : "normal"})
+      }).then(function (r) { return r.ok ? r.blob() : null; }).then(function (blob) {
+        if (mine !== slideAsked || !blob) { return; }
+        if (shown) { URL.revokeObjectURL(shown); }
+        shown = URL.createObjectURL(blob);
+        img.src = shown;
+        figure.hidden = false;
+      }).catch(function () { /* no slide preview: the form still works */ });
+    };
+    var later = function () {
+      window.clearTimeout(slideTimer);
+      slideTimer = window.setTimeout(drawSlide, 1000);
+    };
+    [title, body].forEach(function (el) { if (el) { el.addEventListener("input", later); } });
+    if (priority) { priority.addEventListener("change", later); }
+    drawSlide();
+  }
   var search = document.querySelector(".target-search");
   var filter = document.getElementById("target-filter");
   var labels = document.querySelectorAll("fieldset.targets label.commune");
