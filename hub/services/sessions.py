@@ -45,6 +45,10 @@ class Throttled(HubError):
         self.retry_after = retry_after
 
 
+class WrongPassword(Invalid):
+    """The current password given to change it is not the user's (422)."""
+
+
 @dataclass(frozen=True)
 class Limits:
     """The console's session and throttling limits (the console plugin's settings)."""
@@ -237,7 +241,7 @@ class SessionService(Service):
         if not accounts.verify_password(expected, current or ""):
             with self.transaction() as t:
                 t.session.add(LoginFailure(at=now, username=user.name, ip=None))
-            raise Invalid("the current password is wrong")
+            raise WrongPassword("the current password is wrong")
         with self.transaction() as t:
             return accounts.change_own_password(t.session, user.id, expected, new, keep_session=session_id(token))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from hub.plugin_api import Invalid, Throttled, Unauthenticated
+from hub.plugin_api import Invalid, Throttled, Unauthenticated, WrongPassword
 
 from .pages import Console, Seat
 
@@ -39,12 +39,10 @@ def register(router: APIRouter, console: Console) -> None:
 
     @router.post("/console/account/password")
     async def change_password(request: Request) -> Response:
-        seat = await console.seat(request)
-        if not isinstance(seat, Seat):
-            return seat
-        form = await console.form(request, seat)
-        if form is None:
-            return console.forbidden(seat)
+        posted = await console.posted(request)
+        if isinstance(posted, Response):
+            return posted
+        seat, form = posted
         current, new, again = (form.get(n) if isinstance(form.get(n), str) else ""
                                for n in ("current_password", "password", "password_again"))
         if new != again:
@@ -58,20 +56,18 @@ def register(router: APIRouter, console: Console) -> None:
                                       headers={"Retry-After": str(exc.retry_after)})
         except Unauthenticated:
             return console.redirect("/login")
-        except Invalid as exc:
-            wrong = "current password" in exc.detail
-            return await account_page(request, seat, status=422,
-                                      error=_("account.error.current") if wrong else _("account.error.length"))
+        except WrongPassword:
+            return await account_page(request, seat, status=422, error=_("account.error.current"))
+        except Invalid:
+            return await account_page(request, seat, status=422, error=_("account.error.length"))
         return console.redirect("/console/account?done=password")
 
     @router.post("/console/account/sessions")
     async def end_sessions(request: Request) -> Response:
-        seat = await console.seat(request)
-        if not isinstance(seat, Seat):
-            return seat
-        form = await console.form(request, seat)
-        if form is None:
-            return console.forbidden(seat)
+        posted = await console.posted(request)
+        if isinstance(posted, Response):
+            return posted
+        seat, form = posted
         handle = form.get("session")
         handle = handle if isinstance(handle, str) and 0 < len(handle) <= 64 else None
         await console.call(console.hub(request).services.sessions.end_own_sessions, seat.token, handle)

@@ -103,12 +103,10 @@ def register(router: APIRouter, console: Console) -> None:
         return security.protect(HTMLResponse(html))
 
     async def act(request: Request, action: str) -> Response:
-        seat = await console.seat(request)
-        if not isinstance(seat, Seat):
-            return seat
-        form = await console.form(request, seat)
-        if form is None:
-            return console.forbidden(seat)
+        posted = await console.posted(request)
+        if isinstance(posted, Response):
+            return posted
+        seat, form = posted
         bulletin_id = form.get("bulletin_id")
         if not isinstance(bulletin_id, str) or not bulletin_id:
             return await home_page(request, seat, status=422, error=_("tasks.error.not_found"))

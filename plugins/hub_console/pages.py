@@ -96,6 +96,14 @@ class Console:
             return self.redirect("/login" if target == "/console" else f"/login?next={quote(target, safe='')}")
         return Seat(token, user, security.session_csrf(token))
 
+    async def posted(self, request: Request) -> tuple[Seat, FormData] | Response:
+        """Who posted and their form, CSRF checked; or the answer to give instead (sign in, 403)."""
+        seat = await self.seat(request)
+        if not isinstance(seat, Seat):
+            return seat
+        form = await self.form(request, seat)
+        return (seat, form) if form is not None else self.forbidden(seat)
+
     async def form(self, request: Request, seat: Seat) -> FormData | None:
         """The posted form if its ``csrf_token`` is this session's, else None (answer forbidden)."""
         form = await request.form()

@@ -61,3 +61,17 @@ def test_every_migration_downgrades_to_base_and_back(tmp_path):
     assert _tables(url) == set()
     migrate(url)
     assert _tables(url) == set(Base.metadata.tables)
+
+
+def test_the_counter_rows_exist_after_migrating(tmp_path):
+    """The first bump of each counter is an UPDATE, so two processes cannot both INSERT it."""
+    from sqlalchemy import text
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    migrate(url)
+    with create_engine(url).connect() as connection:
+        rows = dict(connection.execute(text("SELECT name, value FROM counters")).all())
+    assert rows == {"schedule": 0, "devices": 0}
+    migrate(url)  # again: nothing doubled
+    with create_engine(url).connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM counters")).scalar() == 2
