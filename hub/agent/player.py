@@ -32,6 +32,13 @@ class Player:
         self.argv = shlex.split(command) if command.strip() else default_command()
         self.kill_grace_s = kill_grace_s
         self.log_path = log_path
+        # Made now, not at the first play: creating a file waits for the file system's journal,
+        # which a busy SD card can hold for seconds, and a play must start on time.
+        if log_path is not None:
+            try:
+                log_path.touch(exist_ok=True)
+            except OSError as exc:
+                log.warning("cannot create the player log %s: %s", log_path, exc)
 
     def describe(self) -> str:
         return shlex.join(self.argv) if self.argv else "(none found)"

@@ -380,7 +380,6 @@ class Agent:
 
     def play(self, item: Item) -> str:
         """Play one item to its end, or until stopped or an emergency is due; report it."""
-        self.cache.touch(item.media.sha256)
         started = self.clock.now()
         try:
             proc = self.player.start(self.cache.path(item.media.sha256))
@@ -389,6 +388,9 @@ class Agent:
             self._set_status("error", str(exc))
             self._finish(item, "failed", started, self.clock.now(), error=str(exc))
             return "failed"
+        # After the start, not before: it writes to the disk, which may stall, and the cache's
+        # eviction order can wait a moment where the programme cannot.
+        self.cache.touch(item.media.sha256)
         log.info("playing %s (%s, bulletin %s)", item.id, item.priority, item.bulletin_id)
         if item.urgent:
             self.quiet_until = time.monotonic() + random.uniform(0, self.settings.report_spread_s)

@@ -11,13 +11,17 @@ import subprocess
 import sys
 import time
 
+#: When the agent launched the player, as near as the player can tell: the start is stamped with it,
+#: so what the tests time is the agent, not this script's ffprobe or a file system's slow file creation.
+LAUNCHED = time.time()
 log_path, max_s, media = sys.argv[1], float(sys.argv[2]), sys.argv[-1]
 
 
-def write(event: str, **extra) -> None:
+def write(event: str, *, t: float | None = None, **extra) -> None:
+    line = json.dumps({"event": event, "media": os.path.basename(media), "pid": os.getpid(),
+                       "t": time.time() if t is None else t, **extra}) + "\n"
     with open(log_path, "a") as handle:
-        handle.write(json.dumps({"event": event, "media": os.path.basename(media), "pid": os.getpid(),
-                                 "t": time.time(), **extra}) + "\n")
+        handle.write(line)
 
 
 def terminated(_signum, _frame) -> None:
@@ -29,6 +33,6 @@ signal.signal(signal.SIGTERM, terminated)
 probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", media],
                        capture_output=True, text=True)
 duration = float(probe.stdout.strip() or 0)
-write("start", duration=duration, argv=sys.argv)
+write("start", t=LAUNCHED, duration=duration, argv=sys.argv)
 time.sleep(min(duration, max_s))
 write("end")
