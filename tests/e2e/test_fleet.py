@@ -150,6 +150,15 @@ class Api:
         assert response.status_code == 201, response.text
 
 
+def agent_lines(speakers: list[Speaker], workdir: Path) -> dict[str, list[str]]:
+    """Each agent's clock and play lines, for a failure message: was it the agent, its clock or the player?"""
+    lines = {}
+    for speaker in speakers:
+        text = (workdir / f"{speaker.name}-agent.log").read_text(errors="replace").splitlines()
+        lines[speaker.name] = [line for line in text if "clock offset" in line or "playing" in line][-6:]
+    return lines
+
+
 def start_agent(speaker: Speaker, server_url: str, workdir: Path) -> None:
     # A device knows nothing of the hub's own settings: only HUB_AGENT_* reaches the agent.
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
@@ -235,7 +244,7 @@ def test_fleet_on_time_emergency_and_hub_kill(tmp_path: Path, monkeypatch, capsy
         until(lambda: all(s.starts() for s in speakers), t0.timestamp() + ON_TIME_S + 5, "the programme starting")
         offsets = {s.name: s.starts()[0]["t"] - t0.timestamp() for s in speakers}
         assert [s.played() for s in speakers] == [[sha_a], [sha_a], [sha_b]]
-        assert all(abs(offset) <= ON_TIME_S for offset in offsets.values()), offsets
+        assert all(abs(offset) <= ON_TIME_S for offset in offsets.values()), (offsets, agent_lines(speakers, tmp_path))
 
         # 2. An emergency for A, approved while the programme plays, cuts in on A's loudspeakers only.
         # Approved 1.5 s into the programme, a moment of the scenario (the cut is checked below).
