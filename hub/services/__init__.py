@@ -47,6 +47,7 @@ class Services:
         from hub.services.bulletins import BulletinService
         from hub.services.devices import DeviceService
         from hub.services.directory import DirectoryService
+        from hub.services.history import PlayHistory
         from hub.services.media import MediaService
         from hub.services.monitoring import MonitoringService
         from hub.services.playlists import PlaylistService
@@ -63,6 +64,7 @@ class Services:
         self.sources = SourceService(self)
         self.sessions = SessionService(self)
         self.audit = AuditService(self)
+        self.history = PlayHistory(self)
 
     @contextmanager
     def transaction(self, tx: Transaction | None = None) -> Iterator[Transaction]:
