@@ -6,9 +6,11 @@ class HubError(Exception):
 
     status_code = 400
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, **fields: object) -> None:
         super().__init__(detail)
         self.detail = detail
+        #: Structured facts beside ``detail`` in the JSON answer (e.g. CAP ingest's ``unmapped``).
+        self.fields = fields
 
 
 class Unauthenticated(HubError):

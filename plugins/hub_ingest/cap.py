@@ -17,6 +17,8 @@ import defusedxml.ElementTree as SafeET
 
 from hub.plugin_api import LOCAL_TZ, Invalid
 
+from .schema import check_cap12
+
 CAP_12 = "urn:oasis:names:tc:emergency:cap:1.2"
 #: CAP 1.1 has the same shape for every element read here; upstream systems still send it.
 NAMESPACES = (CAP_12, "urn:oasis:names:tc:emergency:cap:1.1")
@@ -186,6 +188,10 @@ def parse(data: bytes) -> Alert:
             parts.append("missing: " + "; ".join(missing))
         parts.extend(problems)
         raise Invalid("CAP alert is not usable: " + "; ".join(parts))
+    if namespace == CAP_12:
+        # After the hub's own reads, which name everything missing at once; the schema then
+        # catches what they pass over (element order, unknown elements, fields the hub ignores).
+        check_cap12(data)
     return alert
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.plugin_api import Forbidden, Hub, Invalid, Principal, Transaction
+from hub.plugin_api import Forbidden, Hub, Invalid, Principal, Transaction, utcnow
 
 from . import cap
 from .settings import IngestKey, IngestSettings
@@ -79,8 +79,8 @@ def plan(hub: Hub, settings: IngestSettings, alert: cap.Alert, tx: Transaction |
             unmapped.append({"area": area.desc, "valueName": geocode.value_name, "value": geocode.value,
                              "reason": "no commune with this code"})
     if not targets:
-        listed = "; ".join(f"{u['area'] or '?'} ({u['valueName']}={u['value']}: {u['reason']})" for u in unmapped)
-        raise Invalid(f"no area of the alert maps to a commune this hub knows: {listed}")
+        listed = "; ".join(f"{u['area'] or '?'} ({_geocode(u)}{u['reason']})" for u in unmapped)
+        raise Invalid(f"no area of the alert maps to a commune this hub knows: {listed}", unmapped=unmapped)
 
     priority, reason = cap.priority_for(info.severity, info.urgency)
     title = fit_title(tidy(info.headline or info.event).replace("\n", " "), hub.services.bulletins.TITLE_MAX)
@@ -92,6 +92,10 @@ def plan(hub: Hub, settings: IngestSettings, alert: cap.Alert, tx: Transaction |
         valid_from=info.effective, valid_until=info.expires,
     )
     return Plan(content, reason, unmapped, truncated)
+
+
+def _geocode(unmapped: dict[str, Any]) -> str:
+    return f"{unmapped['valueName']}={unmapped['value']}: " if unmapped["valueName"] is not None else ""
 
 
 def apply(hub: Hub, settings: IngestSettings, caller: Caller, alert: cap.Alert) -> Outcome:
@@ -115,6 +119,13 @@ def apply(hub: Hub, settings: IngestSettings, caller: Caller, alert: cap.Alert) 
     if alert.msg_type in ("Ack", "Error"):
         return Outcome(202, {"created": False, "cap": cap_view,
                              "note": f"msgType {alert.msg_type} carries nothing to broadcast; nothing changed"})
+
+    info = alert.info
+    if alert.msg_type in ("Alert", "Update") and info is not None and info.expires is not None \
+            and info.expires <= utcnow():
+        # An alert that has run out must not wait in the approval queue, nor air late.
+        return Outcome(202, {"created": False, "cap": cap_view, "expired": True,
+                             "note": f"expired at {info.expires.isoformat()}: nothing created"})
 
     bulletins = hub.services.bulletins
     with hub.services.transaction() as tx:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from hub.app import create_app
 from hub.plugins import make_plugin_manager
+from hub_ingest import cap_ingest
 from tests.conftest import People, bulletin_payload
 from tests.core import approval_recorder
 
@@ -66,7 +68,9 @@ def test_the_api_door_fires_the_hook_once_after_commit(hub_client, recorded):
     assert len(recorded) == 1
 
 
-def test_the_cap_door_fires_the_hook_when_a_trusted_key_approves(hub_client, recorded):
+def test_the_cap_door_fires_the_hook_when_a_trusted_key_approves(hub_client, recorded, monkeypatch):
+    # The fixture alert's own morning: after its <expires> it would create nothing.
+    monkeypatch.setattr(cap_ingest, "utcnow", lambda: datetime(2026, 10, 12, 1, 30, tzinfo=timezone.utc))
     people = People(hub_client.app.state.hub)
     people.commune("LS01", "Xã Hữu Lũng")
     people.commune("LS02", "Xã Yên Bình")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,10 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from hub.app import create_app
+from hub.clock import LOCAL_TZ
 from hub.models import Approval, AuditEvent, Bulletin, Job, User
-from hub_ingest import cap
+from hub_ingest import cap, cap_ingest
+from hub_ingest.schema import check_cap12
 from hub_ingest.settings import IngestSettings
 
 CAP_DIR = Path(__file__).parent / "fixtures" / "cap"
@@ -19,6 +22,15 @@ URL = "/api/v1/ingest/cap"
 METEO_TOKEN = "meteo-upstream-key-0123456789abcdef"
 KTTV_TOKEN = "kttv-trusted-key-fedcba9876543210xyz"
 XML = {"Content-Type": "application/cap+xml"}
+
+
+#: The fixtures' own morning: their alerts are in force then (an expired alert creates nothing).
+ALERTS_DAY = datetime(2026, 10, 12, 8, 30, tzinfo=LOCAL_TZ)
+
+
+@pytest.fixture(autouse=True)
+def on_the_alerts_day(monkeypatch):
+    monkeypatch.setattr(cap_ingest, "utcnow", lambda: ALERTS_DAY.astimezone(timezone.utc))
 
 
 def fixture(name: str) -> bytes:
@@ -273,8 +285,71 @@ def test_no_mappable_commune_is_refused(client, hub, editors):
         .replace(b"<value>LS02</value>", b"<value>XX02</value>")
     response = client.post(URL, content=data, headers=editors["alice"])
     assert response.status_code == 422
-    assert "XX02" in response.json()["detail"] and "LS99" in response.json()["detail"]
+    body = response.json()
+    assert "XX02" in body["detail"] and "LS99" in body["detail"] and "None" not in body["detail"]
+    # The same structured list a success answer carries, not only a sentence.
+    unmapped = {(u["area"], u["valueName"], u["value"]): u["reason"] for u in body["unmapped"]}
+    assert unmapped[("Xã ven sông Kỳ Cùng", "commune", "XX01")] == "no commune with this code"
+    assert "polygons" in unmapped[("Vùng trũng thấp", None, None)]
     assert count_bulletins(hub) == 0
+
+
+def test_a_foreign_alert_with_ugc_and_same_codes_maps_nowhere(client, hub, editors):
+    response = client.post(URL, content=fixture("nws_ugc_same.xml"), headers=editors["alice"])
+    assert response.status_code == 422, response.text
+    names = {u["valueName"] for u in response.json()["unmapped"]}
+    assert names == {"SAME", "UGC"}
+    assert count_bulletins(hub) == 0
+
+
+def test_a_bilingual_alert_takes_the_vietnamese_block(client, hub, editors):
+    response = client.post(URL, content=fixture("bilingual.xml"), headers=editors["alice"])
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["title"] == "Bão số 7 đang tiến gần" and body["priority"] == "emergency"
+    assert "chằng chống" in body["body"] and body["targets"] == ["LS01"]
+
+
+@pytest.mark.parametrize("name, words", [
+    ("schema_invalid_order.xml", ["'status'", "'color'"]),
+    ("schema_invalid_values.xml", ["category", "size"]),
+])
+def test_schema_invalid_alerts_are_refused(client, hub, editors, name, words, monkeypatch):
+    data = fixture(name)
+    # Every field the hub itself reads is fine: only the OASIS schema finds what is wrong.
+    with monkeypatch.context() as patch:
+        patch.setattr(cap, "check_cap12", lambda _data: None)
+        assert cap.parse(data).info.event == "Lũ quét"
+    response = client.post(URL, content=data, headers=editors["alice"])
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert "OASIS schema" in body["detail"] and body["schema_errors"]
+    assert any(word in " ".join(body["schema_errors"]) for word in words), body
+    assert count_bulletins(hub) == 0
+
+
+def test_every_accepted_fixture_is_schema_valid():
+    for name in ("flood_alert.xml", "flood_update.xml", "flood_cancel.xml", "test_status.xml", "bilingual.xml",
+                 "nws_ugc_same.xml"):
+        check_cap12(fixture(name))
+
+
+def test_an_expired_alert_creates_nothing(client, hub, editors, monkeypatch):
+    # Two days after the flood warning ran out (its <expires> is 2026-10-14 06:00 +07:00).
+    later = datetime(2026, 10, 16, 8, 0, tzinfo=LOCAL_TZ).astimezone(timezone.utc)
+    monkeypatch.setattr(cap_ingest, "utcnow", lambda: later)
+    for who in (editors["alice"], key(KTTV_TOKEN)):
+        response = client.post(URL, content=fixture("flood_alert.xml"), headers=who)
+        assert response.status_code == 202, response.text
+        body = response.json()
+        assert body["created"] is False and body["expired"] is True and "nothing created" in body["note"]
+    assert count_bulletins(hub) == 0
+    with hub.store.reader() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) == 0
+    # A moment before it runs out, it is still taken.
+    monkeypatch.setattr(cap_ingest, "utcnow", lambda: datetime(2026, 10, 14, 5, 59, tzinfo=LOCAL_TZ)
+                        .astimezone(timezone.utc))
+    assert client.post(URL, content=fixture("flood_alert.xml"), headers=editors["alice"]).status_code == 201
 
 
 def test_who_may_post(client, people, editors):
