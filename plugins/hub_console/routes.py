@@ -27,6 +27,7 @@ STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 STATIC["admin.js"] = "text/javascript"  # the administration pages' copy buttons
 STATIC.update({"home.js": "text/javascript", "recorder.js": "text/javascript"})  # home page refresh, recorder
 STATIC["bulletin-form.js"] = "text/javascript"  # the bulletin form: what the loudspeaker will say
+STATIC.update({"monitor.js": "text/javascript", "monitor.css": "text/css"})  # monitoring pages: refresh, charts
 
 
 def safe_next(target: object) -> str:
