@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import String, cast, or_, select
 from sqlalchemy.orm import Session
 
-from hub.models import Approval, Artifact, Bulletin, BulletinTarget, Commune, Revision
+from hub.models import Approval, Artifact, Bulletin, BulletinTarget, Commune, Job, Revision
 from hub.validation import well_formed_id
 
 #: Bulletin ids and commune codes are at most this long (their columns' width).
@@ -68,6 +68,8 @@ class PublicBulletin:
     valid_until: datetime | None
     audio: Media | None
     slides: tuple[Slide, ...]
+    #: A render of the approved revision is still queued or running: its artifacts are not all there.
+    rendering: bool = False
 
     @property
     def everywhere(self) -> bool:
@@ -142,6 +144,9 @@ def _assemble(session: Session, rows: list[Any]) -> list[PublicBulletin]:
             Artifact.renderer, Artifact.position, Artifact.id)):
         if artifact.revision == wanted[artifact.bulletin_id]:
             by_bulletin[artifact.bulletin_id].append(artifact)
+    rendering = set(session.scalars(select(Job.bulletin_id).where(
+        Job.bulletin_id.in_(wanted), Job.status.in_(("queued", "running")))
+        .where(or_(*((Job.bulletin_id == bid) & (Job.revision == number) for bid, number in wanted.items())))))
     result = []
     for bulletin, revision in rows:
         targets = tuple(revision.targets)
@@ -152,7 +157,7 @@ def _assemble(session: Session, rows: list[Any]) -> list[PublicBulletin]:
             title=revision.title, body=revision.body, priority=revision.priority, targets=targets,
             communes=tuple((code, names[code]) for code in codes), approved_at=bulletin.approved_at,
             valid_from=revision.valid_from, valid_until=revision.valid_until,
-            audio=_audio(artifacts), slides=_slides(artifacts),
+            audio=_audio(artifacts), slides=_slides(artifacts), rendering=bulletin.id in rendering,
         ))
     return result
 

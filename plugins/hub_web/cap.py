@@ -7,7 +7,7 @@ department's consent to publish a bulletin on the open internet, and CAP output 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -46,6 +46,24 @@ def _headline(title: str) -> str:
     return title if len(title) <= HEADLINE_MAX else title[: HEADLINE_MAX - 1].rstrip() + "…"
 
 
+def expires(bulletin: publication.PublicBulletin, web: WebSettings) -> datetime:
+    """The bulletin's valid_until, else ``HUB_WEB_CAP_EXPIRES_H`` after it takes effect."""
+    if bulletin.valid_until:
+        return bulletin.valid_until
+    effective = max(bulletin.valid_from or bulletin.approved_at, bulletin.approved_at)
+    return effective + timedelta(hours=web.cap_expires_h)
+
+
+def ready(bulletin: publication.PublicBulletin | None) -> bool:
+    """An alert is published once, whole: not while its approved revision's audio is being made.
+
+    CAP receivers de-duplicate on sender + identifier + sent, so a document that later gained its
+    <resource> would never reach whoever fetched it first (issue 17). A render that failed is
+    finished too: the alert then goes out without audio rather than not at all.
+    """
+    return bulletin is not None and not bulletin.rendering
+
+
 def cap_document(bulletin: publication.PublicBulletin, settings: Any, web: WebSettings,
                  previous: tuple[int, datetime] | None = None) -> bytes:
     """One CAP 1.2 <alert> for an emergency bulletin, UTF-8 with an XML declaration."""
@@ -76,13 +94,18 @@ def cap_document(bulletin: publication.PublicBulletin, settings: Any, web: WebSe
     add(info, "urgency", "Immediate")
     add(info, "severity", web.cap_severity)
     add(info, "certainty", web.cap_certainty)
-    add(info, "effective", cap_time(max(bulletin.valid_from or bulletin.approved_at, bulletin.approved_at)))
-    if bulletin.valid_until:
-        add(info, "expires", cap_time(bulletin.valid_until))
+    effective = max(bulletin.valid_from or bulletin.approved_at, bulletin.approved_at)
+    add(info, "effective", cap_time(effective))
+    # Always an <expires>: aggregators drop alerts without one (Google Public Alerts requires it).
+    add(info, "expires", cap_time(expires(bulletin, web)))
     add(info, "senderName", settings.province)
     add(info, "headline", _headline(bulletin.title))
     add(info, "description", bulletin.body)
+    if web.cap_instruction.strip():
+        add(info, "instruction", web.cap_instruction.strip())
     add(info, "web", page_url(base, bulletin.id))
+    if web.cap_contact.strip():
+        add(info, "contact", web.cap_contact.strip())
     if bulletin.audio is not None:
         resource = add(info, "resource")
         add(resource, "resourceDesc", "Bản tin âm thanh")
@@ -132,7 +155,8 @@ def make_router(settings: Any, web: WebSettings) -> APIRouter:
     @router.api_route("/feeds/cap.atom", methods=["GET", "HEAD"], response_class=Response)
     def cap_atom(request: Request, db: ReadSession) -> Response:
         """An Atom index of the emergency alerts in force, each linking to its CAP 1.2 document."""
-        items = publication.published(db, now=utcnow(), priority="emergency", limit=web.feed_limit)
+        items = [item for item in publication.published(db, now=utcnow(), priority="emergency", limit=web.feed_limit)
+                 if ready(item)]
         return cached(request, cap_feed(items, settings, web), "application/atom+xml; charset=utf-8",
                       web.max_age_s)
 
@@ -142,6 +166,8 @@ def make_router(settings: Any, web: WebSettings) -> APIRouter:
         bulletin = publication.published_one(db, bulletin_id, now=utcnow())
         if bulletin is None or bulletin.priority != "emergency":
             raise NotFound("no emergency alert with this id")
+        if not ready(bulletin):
+            raise NotFound("this alert is published once its audio is ready (in a few seconds)")
         previous = publication.previous_approval(db, bulletin.id, bulletin.revision)
         return cached(request, cap_document(bulletin, settings, web, previous), CAP_MIME, web.max_age_s)
 

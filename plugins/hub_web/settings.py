@@ -43,6 +43,14 @@ class WebSettings(BaseSettings):
     #: CAP <severity> of an emergency bulletin (see docs/web.md for the mapping).
     cap_severity: Literal["Severe", "Extreme"] = "Severe"
     cap_certainty: Literal["Observed", "Likely", "Possible"] = "Observed"
+    #: Hours an emergency's CAP alert stays in force when the bulletin has no valid_until (CAP
+    #: aggregators such as Google Public Alerts require an <expires>).
+    cap_expires_h: float = Field(default=24.0, gt=0, le=24 * 30)
+    #: CAP <instruction>: what people should do (the bulletin's body says what happened).
+    cap_instruction: str = ("Đề nghị bà con theo dõi loa truyền thanh, làm theo hướng dẫn của chính quyền "
+                            "địa phương và báo ngay cho cán bộ xã khi cần giúp đỡ.")
+    #: CAP <contact>: whom to call about the alert (a phone number or an office); left out when empty.
+    cap_contact: str = ""
 
     @field_validator("cap_sender")
     @classmethod

