@@ -237,3 +237,154 @@ def test_not_for_devices_or_strangers(app, client, hub, world, people):
     headers = people.device("loa-x", "A")
     r = client.get("/console/monitor", headers=headers, follow_redirects=False)
     assert r.status_code == 303
+
+
+# --- In Chromium, against a real hub serve and real hub agents -------------------------------------------
+
+AGENT_ENV = {
+    "HUB_AGENT_POLL_S": "2", "HUB_AGENT_HEARTBEAT_S": "1", "HUB_AGENT_BACKOFF_S": "0.2",
+    "HUB_AGENT_BACKOFF_MAX_S": "1", "HUB_AGENT_REQUEST_TIMEOUT_S": "5", "HUB_AGENT_KILL_GRACE_S": "2",
+}
+#: Bounds for the waits, not timing assertions.
+WAIT_S = 60
+
+
+def hub_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> dict:
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "hub.cli", *args], env=env, input=stdin, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_monitor_sees_a_loudspeaker_go_offline_in_chromium(tmp_path):
+    """A monitor's open pages show both loudspeakers online and the emergency's plays in the chart;
+    one agent is stopped, and the pages, never reloaded, show it offline."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import httpx
+    from playwright import sync_api
+
+    from hub.testing import ServerProcess, wait_until
+    from tests.agent.conftest import PlayerLog, player_command
+    from tests.plugins.console_browser import SIZES, launch, look, sign_in
+
+    os.environ.setdefault("HUB_TEST_SCREENSHOTS", "/tmp/shots/monitor")
+    data = tmp_path / "var"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
+           "HUB_DATA_DIR": str(data), "HUB_WORKERS": "1", "HUB_JOB_POLL_S": "0.1",
+           "HUB_DISABLED_PLUGINS": "speech,slides", "HUB_EXTRA_PLUGINS": "tests.e2e.quick_plugin",
+           "HUB_TEST_AUDIO_S": "3", "HUB_OFFLINE_AFTER_S": "4"}
+    hub_cli(env, "communes", "add", "E2EA", "Xã An Bình")
+    hub_cli(env, "communes", "add", "E2EB", "Xã Bình Minh")
+    tokens = {name: hub_cli(env, "users", "add", name, "--role", role, "--password-stdin", stdin=PASSWORD)["token"]
+              for name, role in (("bientap", "editor"), ("pheduyet", "editor"), ("giamsat", "monitor"))}
+    speakers = {}
+    for name, commune in (("Loa thôn Nà Cạn", "E2EA"), ("Loa xóm Bãi", "E2EB")):
+        record = hub_cli(env, "devices", "add", name, "--commune", commune)
+        speakers[name] = {"id": record["id"], "token": record["token"], "log": PlayerLog(tmp_path / f"{record['id']}.jsonl")}
+
+    server = ServerProcess(env, cwd=Path.cwd())
+    agents: dict[str, subprocess.Popen] = {}
+
+    def call(method, path, who, **kwargs):
+        return httpx.request(method, server.url + path, headers={"Authorization": f"Bearer {tokens[who]}"},
+                             timeout=10, **kwargs)
+
+    try:
+        server.start()
+        for name, speaker in speakers.items():
+            agent_env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+            agent_env.update(AGENT_ENV, HUB_AGENT_TOKEN=speaker["token"])
+            with open(tmp_path / f"{speaker['id']}-agent.log", "ab") as out:
+                agents[name] = subprocess.Popen(
+                    [sys.executable, "-m", "hub.cli", "agent", "--server", server.url, "--cache",
+                     str(tmp_path / f"cache-{speaker['id']}"), "--player", player_command(speaker["log"])],
+                    env=agent_env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=tmp_path)
+        # An emergency for An Bình: its loudspeaker plays it, and reports the play.
+        r = call("POST", "/api/v1/bulletins", "bientap", json={
+            "title": "Cảnh báo lũ quét", "body": "Nước sông dâng nhanh, bà con lên chỗ cao.", "priority": "emergency",
+            "channels": ["speaker"], "targets": ["E2EA"]})
+        assert r.status_code == 201, r.text
+        bid = r.json()["id"]
+        assert call("POST", f"/api/v1/bulletins/{bid}/submit", "bientap").status_code == 200
+        assert call("POST", f"/api/v1/bulletins/{bid}/approve", "pheduyet").status_code == 200
+
+        def reported() -> list[dict]:
+            rows = call("GET", "/api/v1/monitor/airtime", "giamsat", params={"commune": "E2EA"}).json()
+            return [row for row in rows if row["plays"]]
+
+        wait_until(lambda: reported() and all(
+            d["online"] for d in call("GET", "/api/v1/monitor/devices", "giamsat").json()),
+            timeout=WAIT_S, what="the emergency played and reported, both loudspeakers online")
+        [today] = reported()
+        assert today["plays"] >= 1 and today["emergency_plays"] >= 1
+
+        with sync_api.sync_playwright() as playwright:
+            browser = launch(playwright)
+            try:
+                page = browser.new_context(viewport=SIZES["desktop"]).new_page()
+                sign_in(page, server.url, "giamsat", PASSWORD)
+                commune = page.context.new_page()
+                page.goto(server.url + "/console/monitor")
+                assert "Đang trực tuyến: 2/2 thiết bị" in page.inner_text("#online-now")
+                # The chart includes the plays: today's bar carries the service's seconds and is drawn.
+                bar = page.locator(f'#live figure.chart rect[data-date="{today["date"]}"]')
+                assert float(bar.get_attribute("data-seconds")) == today["seconds"] > 0
+                assert float(bar.get_attribute("height")) > 0 and "emergency" in bar.get_attribute("class")
+                assert page.inner_text('#airtime-table tr[data-commune="E2EA"] td:nth-of-type(3)') == str(today["plays"])
+                look(page, "monitor-overview-online")
+                commune.goto(server.url + "/console/monitor/communes/E2EA")
+                card = commune.locator("li.record", has_text="Loa thôn Nà Cạn")
+                assert card.get_attribute("data-online") == "yes"
+                assert card.locator(".plays-today").get_attribute("data-plays") == str(today["plays"])
+                assert "grassroots-hub-agent/" in card.inner_text()
+                look(commune, "monitor-commune-online")
+
+                # The agent stops: both open pages, never reloaded, show the loudspeaker offline.
+                agents["Loa thôn Nà Cạn"].send_signal(signal.SIGTERM)
+                agents["Loa thôn Nà Cạn"].wait(15)
+                commune.locator('li.record[data-online="no"]', has_text="Loa thôn Nà Cạn").wait_for(timeout=WAIT_S * 1000)
+                assert "Mất kết nối" in card.inner_text()
+                page.locator("#online-now", has_text="1/2").wait_for(timeout=WAIT_S * 1000)
+                assert "Loa thôn Nà Cạn" in page.inner_text("ol.offline-list")
+                assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+                look(page, "monitor-overview-offline")
+                look(commune, "monitor-commune-offline")
+
+                for size in ("phone", "desktop"):
+                    for p in (page, commune):
+                        p.set_viewport_size(SIZES[size])
+                    page.goto(server.url + "/console/monitor")
+                    look(page, "monitor-overview")
+                    page.click("details#per-day summary")
+                    look(page, "monitor-overview-per-day")
+                    commune.goto(server.url + "/console/monitor/communes/E2EA")
+                    commune.click("li.record details summary")
+                    look(commune, "monitor-commune")
+                    commune.goto(server.url + f"/console/monitor/bulletins/{bid}")
+                    assert "Đã phát ở 1/1 xã được gửi tới" in commune.inner_text("main")
+                    look(commune, "monitor-bulletin")
+            finally:
+                browser.close()
+    finally:
+        for agent in agents.values():
+            if agent.poll() is None:
+                agent.terminate()
+                try:
+                    agent.wait(15)
+                except subprocess.TimeoutExpired:
+                    agent.kill()
+                    agent.wait(10)
+        server.stop()
+        from tests.plugins.test_console_emergency import stray_players
+        for speaker in speakers.values():
+            stray_players(speaker["log"])
