@@ -83,6 +83,41 @@ class RequestMetrics:
                 hub.metrics.latency.observe(time.perf_counter() - started)
 
 
+class HeadAsGet:
+    """Answer HEAD wherever GET is answered: the GET's status and headers, no body (RFC 9110 §9.3.2).
+
+    FastAPI's routes, unlike Starlette's, do not take HEAD for a GET (fastapi/fastapi#1773), and the
+    fast paths in front of the routes answer GET only; so a HEAD goes through as a GET and its body
+    is dropped here, Content-Length and all other headers kept. Once the headers are out, the app
+    is told the client left, so a stream (server-sent events) ends instead of running on.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            return await self.app(scope, receive, send)
+        started = finished = False
+
+        async def headers_only(message: Message) -> None:
+            nonlocal started, finished
+            if message["type"] == "http.response.start":
+                started = True
+                await send(message)
+            elif message["type"] in ("http.response.body", "http.response.pathsend"):
+                if not finished:
+                    finished = True
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+            else:
+                await send(message)
+
+        async def until_answered() -> Message:
+            return {"type": "http.disconnect"} if started else await receive()
+
+        await self.app({**scope, "method": "GET"}, until_answered, headers_only)
+
+
 class _BodyTooLarge(HTTPException):
     """Raised from inside body reading; an HTTPException so FastAPI passes it on, not a 400."""
 
@@ -124,4 +159,6 @@ def create_app(settings: Settings | None = None, *, pm=None) -> FastAPI:
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes, upload_limit=settings.max_upload_bytes)
     # Outermost: a poll answered from the cache skips everything else.
     app.add_middleware(ManifestFastPath)
+    # Around everything, so that every GET route and fast path answers HEAD too.
+    app.add_middleware(HeadAsGet)
     return app

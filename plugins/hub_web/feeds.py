@@ -217,6 +217,6 @@ def make_router(settings: Any, web: WebSettings) -> APIRouter:
         return feed
 
     for fmt in WRITERS:
-        router.add_api_route(f"/feeds/{{commune}}.{fmt}", handler_for(fmt), methods=["GET", "HEAD"],
+        router.add_api_route(f"/feeds/{{commune}}.{fmt}", handler_for(fmt), methods=["GET"],
                              response_class=Response)
     return router

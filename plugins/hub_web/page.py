@@ -63,7 +63,7 @@ def make_router(settings: Any, web: WebSettings) -> APIRouter:
     env = environment()
     policy = _policy(settings.public_url)
 
-    @router.api_route("/b/{bulletin_id}", methods=["GET", "HEAD"], response_class=HTMLResponse)
+    @router.get("/b/{bulletin_id}", response_class=HTMLResponse)
     def bulletin_page(bulletin_id: str, request: Request, db: ReadSession) -> Response:
         """The public page of an approved, current, web-channel bulletin; 404 for anything else."""
         bulletin = publication.published_one(db, bulletin_id, now=utcnow())
