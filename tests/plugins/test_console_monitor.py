@@ -114,6 +114,19 @@ def test_operator_sees_only_its_commune(app, world, plays):
         assert c.get("/console/monitor/communes/A").status_code == 404
 
 
+def test_static_files_and_export_links(app, world, plays):
+    with signed_in(app, "vanhanh") as c:
+        css = c.get("/console/static/monitor.css")
+        js = c.get("/console/static/monitor.js")
+        assert css.status_code == 200 and css.headers["content-type"].startswith("text/css") and "svg .bar" in css.text
+        assert js.status_code == 200 and "setInterval" in js.text
+        page = c.get(f"/console/monitor/communes/A?from={local_today()}&to={local_today()}").text
+    today = local_today().isoformat()
+    assert f'href="/api/v1/monitor/airtime.csv?from={today}&amp;to={today}&amp;commune=A"' in page
+    assert f'href="/api/v1/monitor/airtime.xlsx?from={today}&amp;to={today}&amp;commune=A"' in page
+    assert f'data-src="/console/monitor/communes/A/live?from={today}&amp;to={today}"' in page
+
+
 def test_unknown_bulletin_is_404(app, world):
     with signed_in(app, "giamsat") as c:
         assert c.get("/console/monitor/bulletins/nope").status_code == 404
@@ -261,13 +274,14 @@ def hub_cli(env: dict[str, str], *args: str, stdin: str | None = None) -> dict:
 
 
 @pytest.mark.slow
-def test_monitor_sees_a_loudspeaker_go_offline_in_chromium(tmp_path):
+def test_monitor_sees_a_loudspeaker_go_offline_in_chromium(tmp_path, monkeypatch):
     """A monitor's open pages show both loudspeakers online and the emergency's plays in the chart;
     one agent is stopped, and the pages, never reloaded, show it offline."""
     import os
     import signal
     import subprocess
     import sys
+    import tempfile
     from pathlib import Path
 
     import httpx
@@ -277,7 +291,8 @@ def test_monitor_sees_a_loudspeaker_go_offline_in_chromium(tmp_path):
     from tests.agent.conftest import PlayerLog, player_command
     from tests.plugins.console_browser import SIZES, launch, look, sign_in
 
-    os.environ.setdefault("HUB_TEST_SCREENSHOTS", "/tmp/shots/monitor")
+    if not os.environ.get("HUB_TEST_SCREENSHOTS"):
+        monkeypatch.setenv("HUB_TEST_SCREENSHOTS", str(Path(tempfile.gettempdir()) / "shots" / "monitor"))
     data = tmp_path / "var"
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("HUB_")},
            "HUB_DATA_DIR": str(data), "HUB_WORKERS": "1", "HUB_JOB_POLL_S": "0.1",
