@@ -11,10 +11,13 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from feedgen.entry import FeedEntry
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
+from lxml import etree
 
 from hub.plugin_api import NotFound, ReadSession, __version__, publication, utcnow
 
+from . import artwork
 from .caching import cached
 from .settings import WebSettings
 from .text import body_html, duration_text, xml_safe
@@ -26,6 +29,9 @@ MEDIA_TYPES = {
 }
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 PRIORITY_LABELS = {"normal": "Thông thường", "priority": "Ưu tiên", "emergency": "Khẩn cấp"}
+#: Atom's category scheme and RSS's category domain: the taxonomy of the terms above.
+PRIORITY_SCHEME = "urn:grassroots-hub:priority"
+ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 #: The "updated" date of a feed with no entries: fixed, so that its ETag stays stable.
 EMPTY_UPDATED = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
@@ -38,6 +44,11 @@ class FeedInfo:
     description: str
     path: str
     author: str
+
+
+def image_url(public_url: str, web: WebSettings) -> str:
+    """The podcast artwork: the configured one, else the hub's own drawing."""
+    return web.podcast_image_url or public_url.rstrip("/") + artwork.PATH
 
 
 def page_url(public_url: str, bulletin_id: str) -> str:
@@ -69,6 +80,36 @@ class AtomEntry(FeedEntry):
         return entry
 
 
+class AtomPodcast(BaseExtension):
+    """itunes:author and itunes:image in Atom: feedgen's podcast extension writes them in RSS only."""
+
+    def __init__(self) -> None:
+        self.author: str | None = None
+        self.image: str | None = None
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"itunes": ITUNES}
+
+    def extend_atom(self, feed):
+        if self.author:
+            etree.SubElement(feed, f"{{{ITUNES}}}author").text = self.author
+        if self.image:
+            etree.SubElement(feed, f"{{{ITUNES}}}image", href=self.image)
+        return feed
+
+
+class AtomPodcastEntry(BaseEntryExtension):
+    """An Atom entry's itunes:duration, as the RSS item has it."""
+
+    def __init__(self) -> None:
+        self.duration: str | None = None
+
+    def extend_atom(self, entry):
+        if self.duration:
+            etree.SubElement(entry, f"{{{ITUNES}}}duration").text = self.duration
+        return entry
+
+
 def new_entry(fg: FeedGenerator) -> FeedEntry:
     return fg.add_entry(AtomEntry(), order="append")
 
@@ -76,23 +117,30 @@ def new_entry(fg: FeedGenerator) -> FeedEntry:
 def _generator(info: FeedInfo, items: list[publication.PublicBulletin], public_url: str, web: WebSettings,
                fmt: str) -> FeedGenerator:
     base = public_url.rstrip("/")
+    image = image_url(public_url, web)
     fg = FeedGenerator()
     if fmt == "rss":
         fg.load_extension("podcast", atom=False, rss=True)
+    else:
+        fg.register_extension("atom_podcast", AtomPodcast, AtomPodcastEntry, atom=True, rss=False)
+        fg.atom_podcast.author = xml_safe(info.author)
+        fg.atom_podcast.image = image
+        fg.icon(image)
+        fg.logo(image)
     fg.id(base + info.path)
     fg.title(xml_safe(info.title))
     fg.description(xml_safe(info.description))
     # Self first: feedgen gives RSS's single channel <link> the last link set.
     fg.link(href=base + info.path, rel="self")
-    fg.link(href=base + "/", rel="alternate")
+    # With its type: podcast apps (gPodder's podcastparser) take only a text/html link as the home page.
+    fg.link(href=base + "/", rel="alternate", type="text/html")
     fg.language("vi")
     fg.author({"name": xml_safe(info.author)})
     fg.generator("grassroots-hub", version=__version__)
     # The newest approval, not "now": the document then changes only when its content does.
     fg.updated(max((item.approved_at for item in items), default=EMPTY_UPDATED))
     fg.ttl(max(1, web.max_age_s // 60))
-    if web.podcast_image_url:
-        fg.image(url=web.podcast_image_url, title=xml_safe(info.title), link=base + "/")
+    fg.image(url=image, title=xml_safe(info.title), link=base + "/")
     if fmt == "rss":
         podcast = fg.podcast
         podcast.itunes_author(xml_safe(info.author))
@@ -103,8 +151,7 @@ def _generator(info: FeedInfo, items: list[publication.PublicBulletin], public_u
         podcast.itunes_explicit("no")
         podcast.itunes_summary(xml_safe(info.description))
         podcast.itunes_type("episodic")
-        if web.podcast_image_url:
-            podcast.itunes_image(web.podcast_image_url)
+        podcast.itunes_image(image)
         if web.podcast_email:
             podcast.itunes_owner(name=xml_safe(info.author), email=web.podcast_email)
     for item in items:
@@ -114,7 +161,10 @@ def _generator(info: FeedInfo, items: list[publication.PublicBulletin], public_u
         entry.link(href=page_url(base, item.id), rel="alternate", type="text/html")
         entry.published(item.approved_at)
         entry.updated(item.approved_at)
-        entry.category(term=item.priority, label=PRIORITY_LABELS.get(item.priority, item.priority))
+        # Atom: the machine term with the Vietnamese label; RSS has room for the label only (feedgen
+        # writes the label as the text and the scheme as the domain); JSON Feed's tags say the same.
+        entry.category(term=item.priority, label=PRIORITY_LABELS.get(item.priority, item.priority),
+                       scheme=PRIORITY_SCHEME)
         html = body_html(item.body) or "<p></p>"
         # Escaped HTML, then XML-escaped by lxml: a reader that renders it shows "<script>" as text.
         if fmt == "rss":
@@ -130,8 +180,8 @@ def _generator(info: FeedInfo, items: list[publication.PublicBulletin], public_u
             # holding markup would turn into markup there; <description> carries the text safely.
             if item.audio is not None and item.audio.duration_s is not None:
                 entry.podcast.itunes_duration(duration_text(item.audio.duration_s))
-            if web.podcast_image_url:
-                entry.podcast.itunes_image(web.podcast_image_url)
+        elif item.audio is not None and item.audio.duration_s is not None:
+            entry.atom_podcast.duration = duration_text(item.audio.duration_s)
     return fg
 
 
@@ -156,8 +206,7 @@ def json_feed(info: FeedInfo, items: list[publication.PublicBulletin], public_ur
         "authors": [{"name": info.author}],
         "items": [],
     }
-    if web.podcast_image_url:
-        feed["icon"] = web.podcast_image_url
+    feed["icon"] = image_url(public_url, web)
     for item in items:
         entry: dict[str, Any] = {
             "id": guid(item.id),
@@ -215,6 +264,13 @@ def make_router(settings: Any, web: WebSettings) -> APIRouter:
         feed.__name__ = f"feed_{fmt}"
         feed.__doc__ = f"The public {fmt} feed of a commune (or 'all'): approved, valid, web-channel bulletins."
         return feed
+
+    drawn = artwork.Artwork(settings.province, settings.cache_dir)
+
+    @router.get(artwork.PATH, response_class=Response)
+    def podcast_artwork(request: Request) -> Response:
+        """The default podcast artwork (3000x3000 PNG with the province's name)."""
+        return cached(request, drawn.png(), "image/png", 86400)
 
     for fmt in WRITERS:
         router.add_api_route(f"/feeds/{{commune}}.{fmt}", handler_for(fmt), methods=["GET"],

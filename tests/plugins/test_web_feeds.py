@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import feedparser
+import podcastparser
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -21,6 +22,7 @@ from hub.app import create_app
 from hub.models import Bulletin
 from hub.plugin_types import RenderedMedia, Renderer
 from hub.plugins import make_plugin_manager
+from hub_web.artwork import Artwork
 from tests.conftest import People, bulletin_payload
 
 PUBLIC = "https://tin.langson.example"
@@ -228,6 +230,90 @@ def test_json_feed_1_1_has_the_required_fields(web, mp3, png):
     [attachment] = item["attachments"]
     assert attachment == {"url": media_url(mp3), "mime_type": "audio/mpeg", "size_in_bytes": len(mp3),
                           "title": "Tin thời tiết", "duration_in_seconds": DURATION_S}
+
+
+ARTWORK = f"{PUBLIC}/feeds/artwork.png"
+
+
+def test_podcastparser_reads_home_page_artwork_episode_links_and_enclosures(web, mp3):
+    """gPodder's parser (what podcast apps and directories run) reads both feeds alike."""
+    bid = web.publish(title="Lịch tiêm chủng", body="Tiêm chủng tại trạm y tế.", targets=["*"])
+    for fmt in ("rss", "atom"):
+        path = f"/feeds/all.{fmt}"
+        podcast = podcastparser.parse(PUBLIC + path, io.BytesIO(web.client.get(path).content))
+        assert podcast["title"] == "Bản tin Tỉnh Lạng Sơn", fmt
+        assert podcast["link"] == f"{PUBLIC}/", fmt
+        assert podcast["cover_url"] == ARTWORK, fmt
+        [episode] = podcast["episodes"]
+        assert episode["title"] == "Lịch tiêm chủng" and episode["link"] == f"{PUBLIC}/b/{bid}", fmt
+        assert episode["guid"].startswith("urn:uuid:"), fmt
+        assert episode["enclosures"] == [{"url": media_url(mp3), "file_size": len(mp3), "mime_type": "audio/mpeg"}]
+        assert episode["published"] > 0, fmt
+    # podcastparser reads itunes:duration from RSS only; feedparser reads it from both.
+    rss = podcastparser.parse(PUBLIC, io.BytesIO(web.client.get("/feeds/all.rss").content))
+    assert rss["episodes"][0]["total_time"] == round(DURATION_S)
+    for fmt in ("rss", "atom"):
+        parsed = feedparser.parse(web.client.get(f"/feeds/all.{fmt}").content)
+        assert parsed.bozo == 0, parsed.get("bozo_exception")
+        assert parsed.entries[0].itunes_duration == "0:01:01", fmt
+        assert parsed.feed.image.href == ARTWORK, fmt
+    assert "<itunes:duration>0:01:01</itunes:duration>" in web.client.get("/feeds/all.atom").text
+
+
+def test_category_labels_are_the_same_in_every_format(web):
+    web.publish(title="Tin ưu tiên", priority="priority", targets=["*"])
+    web.publish(title="Tin thường", targets=["*"])
+    rss = feedparser.parse(web.client.get("/feeds/all.rss").content)
+    atom = feedparser.parse(web.client.get("/feeds/all.atom").content)
+    items = web.client.get("/feeds/all.json").json()["items"]
+    labels = {"Tin ưu tiên": ("priority", "Ưu tiên"), "Tin thường": ("normal", "Thông thường")}
+    for entry in rss.entries:
+        [tag] = entry.tags
+        assert tag.term == labels[entry.title][1] and tag.scheme == "urn:grassroots-hub:priority"
+    for entry in atom.entries:
+        [tag] = entry.tags
+        assert (tag.term, tag.label) == labels[entry.title] and tag.scheme == "urn:grassroots-hub:priority"
+    for item in items:
+        assert item["tags"] == [labels[item["title"]][1]]
+    assert len(rss.entries) == len(atom.entries) == len(items) == 2
+
+
+def test_default_artwork_is_a_square_png_with_the_province_and_cached(web, settings):
+    web.publish(title="Tin một", targets=["*"])
+    rss = web.client.get("/feeds/all.rss").text
+    assert f'<itunes:image href="{ARTWORK}"/>' in rss and f"<url>{ARTWORK}</url>" in rss
+    assert f'<itunes:image href="{ARTWORK}"/>' in web.client.get("/feeds/all.atom").text
+    assert web.client.get("/feeds/all.json").json()["icon"] == ARTWORK
+
+    response = web.client.get("/feeds/artwork.png")
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    assert "max-age=86400" in response.headers["cache-control"]
+    image = Image.open(io.BytesIO(response.content))
+    assert image.format == "PNG" and image.size == (3000, 3000) and image.mode == "RGB"
+    # Drawn, not blank: the background, white type and the accent colour.
+    assert len(image.getcolors(maxcolors=100000) or range(100001)) >= 3
+    head = web.client.head("/feeds/artwork.png")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(response.content))
+    assert head.headers["etag"] == response.headers["etag"]
+    assert web.client.get("/feeds/artwork.png", headers={"If-None-Match": head.headers["etag"]}).status_code == 304
+
+    [cached_file] = (settings.data_dir / "cache" / "web").glob("artwork-*.png")
+    assert cached_file.read_bytes() == response.content
+    # A restarted hub on the same data folder serves the cached drawing, not a new one.
+    cached_file.write_bytes(b"\x89PNG kept")
+    assert Artwork(settings.province, settings.cache_dir).png() == b"\x89PNG kept"
+
+
+def test_configured_artwork_replaces_the_drawn_one(make_web):
+    url = "https://cdn.langson.example/podcast.jpg"
+    web = make_web(podcast_image_url=url)
+    web.publish(title="Tin một", targets=["*"])
+    for fmt in ("rss", "atom"):
+        podcast = podcastparser.parse(PUBLIC, io.BytesIO(web.client.get(f"/feeds/all.{fmt}").content))
+        assert podcast["cover_url"] == url, fmt
+        assert f'<itunes:image href="{url}"/>' in web.client.get(f"/feeds/all.{fmt}").text
+    assert web.client.get("/feeds/all.json").json()["icon"] == url
 
 
 # --- What appears ---------------------------------------------------------------------------------
