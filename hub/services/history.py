@@ -12,12 +12,12 @@ from collections import defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 
 from hub.auth import Principal
 from hub.clock import LOCAL_TZ, local_today, utcnow
 from hub.errors import NotFound
-from hub.models import Commune, Device, PlayReport
+from hub.models import Bulletin, Commune, Device, PlayReport, Revision
 from hub.services import Service
 
 #: Who may read it: the same people as the monitor (operators for their own commune).
@@ -125,3 +125,30 @@ class PlayHistory(Service):
             query = query.where(PlayReport.commune == principal.commune)
         with self.reading() as session:
             return [_play(report, name) for report, name in session.execute(query).all()]
+
+    def played_bulletins(self, principal: Principal, first: date, last: date, limit: int = 20) -> list[dict[str, Any]]:
+        """The bulletins played in local days [first, last] in the communes this principal may see,
+        the most recently played first: ``{bulletin_id, title, priority, plays, failed, communes,
+        last_played}`` (plays not counting failed ones)."""
+        principal.require(*WATCHERS)
+        start = datetime.combine(first, time(0), LOCAL_TZ)
+        end = datetime.combine(last + timedelta(days=1), time(0), LOCAL_TZ)
+        ok = PlayReport.result != "failed"
+        query = (select(PlayReport.bulletin_id, func.sum(case((ok, 1), else_=0)),
+                        func.sum(case((ok, 0), else_=1)), func.count(func.distinct(PlayReport.commune)),
+                        func.max(PlayReport.started_at))
+                 .where(PlayReport.bulletin_id.is_not(None), PlayReport.started_at >= start,
+                        PlayReport.started_at < end)
+                 .group_by(PlayReport.bulletin_id).order_by(func.max(PlayReport.started_at).desc()).limit(limit))
+        if principal.role == "operator":
+            query = query.where(PlayReport.commune == principal.commune)
+        with self.reading() as session:
+            rows = session.execute(query).all()
+            ids = [row[0] for row in rows]
+            content = {bid: (title, priority) for bid, title, priority in session.execute(
+                select(Bulletin.id, Revision.title, Revision.priority).join(Revision, (Revision.bulletin_id == Bulletin.id) & (
+                    Revision.revision == Bulletin.revision)).where(Bulletin.id.in_(ids))).all()}
+        return [{"bulletin_id": bid, "title": content.get(bid, (None, None))[0],
+                 "priority": content.get(bid, (None, None))[1], "plays": int(plays or 0), "failed": int(failed or 0),
+                 "communes": communes, "last_played": _utc(last_played)}
+                for bid, plays, failed, communes, last_played in rows]

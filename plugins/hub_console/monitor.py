@@ -113,6 +113,7 @@ def register(router: APIRouter, console: Console) -> None:
         counts = await console.call(hub.services.history.online_counts, seat.user)
         offline = await console.call(hub.services.history.offline, seat.user, OFFLINE_SHOWN + 1)
         rows = await airtime(request, seat, first, last)
+        played = await console.call(hub.services.history.played_bulletins, seat.user, first, last)
         names = {c["commune"]: c["name"] for c in counts}
         days = days_of(first, last)
         top = max([r["seconds"] for r in rows] + [0.0])
@@ -134,7 +135,7 @@ def register(router: APIRouter, console: Console) -> None:
             "offline": offline[:OFFLINE_SHOWN], "more_offline": len(offline) > OFFLINE_SHOWN,
             "communes": communes, "total": summed(rows), "days": days, "province_days": province_days,
             "day_bars": chart([d["seconds"] for d in province_days], day_top, CHART_W, 120),
-            "day_top": day_top, "top": top, "first": first, "last": last,
+            "day_top": day_top, "top": top, "first": first, "last": last, "played": played,
             "query": urlencode({"from": first.isoformat(), "to": last.isoformat()}),
         }
 

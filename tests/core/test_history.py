@@ -122,3 +122,21 @@ def test_bulletin_plays_across_communes(hub, world):
         ("Loa b1", "B", "failed", "emergency"), ("Loa a1", "A", "played", "emergency")]
     assert [p["commune"] for p in history.bulletin_plays(people["vanhanh"], bid)] == ["A"]
     assert history.bulletin_plays(people["giamsat"], "unknown") == []
+
+
+def test_played_bulletins_most_recent_first(hub, world):
+    people, devices = world
+    history = hub.services.history
+    first = approved(hub, people, "Lịch tiêm chủng", ["*"])
+    second = approved(hub, people, "Bão số 9", ["*"], priority="emergency")
+    play(hub, devices["a1"], first, today_at(6))
+    play(hub, devices["b1"], first, today_at(7), result="failed")
+    play(hub, devices["b1"], second, today_at(9))
+    play(hub, devices["a2"], second, today_at(6) - timedelta(days=3))  # before the period
+    today = local_today()
+    rows = history.played_bulletins(people["giamsat"], today, today)
+    assert [(r["title"], r["priority"], r["plays"], r["failed"], r["communes"]) for r in rows] == [
+        ("Bão số 9", "emergency", 1, 0, 1), ("Lịch tiêm chủng", "normal", 1, 1, 2)]
+    assert rows[0]["last_played"] == today_at(9)
+    mine = history.played_bulletins(people["vanhanh"], today - timedelta(days=3), today)
+    assert [(r["title"], r["plays"], r["failed"]) for r in mine] == [("Lịch tiêm chủng", 1, 0), ("Bão số 9", 1, 0)]

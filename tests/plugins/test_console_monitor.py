@@ -174,6 +174,20 @@ def test_overview_numbers_are_the_airtime_services(app, hub, world, plays):
     assert cell(page, "online-table", "A", 2) == "1" and cell(page, "online-table", "A", 3) == "1"
 
 
+def test_overview_lists_the_bulletins_played(app, world, plays):
+    with signed_in(app, "giamsat") as c:
+        page = c.get("/console/monitor").text
+    listed = page.split('id="played-list"', 1)[1].split("</ul>", 1)[0]
+    # The emergency played last (08:00 today), the news before it; each links to its page.
+    assert listed.index("Bão số 9 đổ bộ") < listed.index("Lịch tiêm chủng tháng 12")
+    assert f'href="/console/monitor/bulletins/{plays["alert"]}"' in listed
+    # The news: today a complete and an interrupted play in A, yesterday one, one in B; one failed.
+    assert "4 lượt ở 2 xã" in listed and "1 lượt lỗi" in listed
+    with signed_in(app, "vanhanh-b") as c:
+        mine = c.get("/console/monitor").text.split('id="played-list"', 1)[1].split("</ul>", 1)[0]
+    assert "Lịch tiêm chủng tháng 12" in mine and "1 lượt ở 1 xã" in mine and "Bão số 9" not in mine
+
+
 def test_offline_longest_first(app, hub, world, plays):
     with signed_in(app, "giamsat") as c:
         page = c.get("/console/monitor").text
