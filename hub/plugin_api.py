@@ -6,7 +6,7 @@ the core's internals (its tables, its routers, its pipeline) can change without 
 docs/plugins.md, "What a plugin may import", lists these names.
 
 - **Services**: ``Hub.services`` (:class:`hub.services.Services`) is every operation the hub
-  offers — bulletins, playlists, the directory, devices, monitoring, media, import sources — each
+  offers — bulletins, playlists, the directory, devices, monitoring, play history, media, import sources — each
   running in its own transaction with its after-effects; see docs/architecture.md.
 - **Routes**: the dependency aliases a plugin's FastAPI routes declare (``HubDep``,
   ``CurrentUser``, ``CurrentDevice``, ``ReadSession``), and :func:`bearer_token`.
