@@ -14,7 +14,16 @@
   const caches_ = window.caches || null; // only in a secure context (https or localhost)
 
   const body = document.body;
-  const layers = [document.getElementById('slide-a'), document.getElementById('slide-b')];
+  // The two slide layers are made here, not in the page: HTML wants a src on every <img>, and
+  // these get theirs only when a slide is shown.
+  const layers = ['slide-a', 'slide-b'].map((id) => {
+    const layer = document.createElement('img');
+    layer.className = 'slide';
+    layer.id = id;
+    layer.alt = '';
+    return layer;
+  });
+  document.getElementById('stage').prepend(...layers);
   const statusBox = document.getElementById('status');
   const statusText = document.getElementById('status-text');
   const clock = document.getElementById('clock');

@@ -52,6 +52,8 @@ def render_page(env: Environment, bulletin: publication.PublicBulletin, settings
     return env.get_template("bulletin.html").render(
         bulletin=bulletin, province=settings.province, public_url=public_url,
         page_url=page_url(public_url, bulletin.id), approved=local_text(bulletin.approved_at),
+        # Whole seconds: HTML's <time datetime> takes at most three fraction digits, Python writes six.
+        approved_iso=bulletin.approved_at.isoformat(timespec="seconds"),
         valid_until=local_text(bulletin.valid_until) if bulletin.valid_until else None,
         where=_where(bulletin, settings.province), paragraphs=paragraphs(bulletin.body),
         summary=_summary(bulletin.body), priority_label=label,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 
@@ -61,6 +62,11 @@ def test_page_shows_title_date_body_audio_and_slides(web, mp3, png):
 
         approved = session.get(Bulletin, bid).approved_at.astimezone(timezone(timedelta(hours=7)))
     assert approved.strftime("%H:%M, %d/%m/%Y") in text
+    # A machine-readable time HTML accepts: whole seconds and an offset (Python's six fraction digits
+    # are not valid in <time datetime>).
+    [moment] = page.find("time")
+    assert datetime.fromisoformat(moment["datetime"]) == approved.replace(microsecond=0)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d", moment["datetime"])
     # The audio and slide it links to are public.
     assert web.client.get(audio["src"].removeprefix(PUBLIC)).content == mp3
     cached = web.client.get(f"/b/{bid}", headers={"If-None-Match": response.headers["etag"]})
