@@ -95,6 +95,7 @@ def test_every_monitor_page_is_200_for_watchers(app, world, plays, name):
         assert 'href="/console/monitor" aria-current="page"' in page
         assert "/api/v1/monitor/airtime.csv?" in page and "/api/v1/monitor/airtime.xlsx?" in page
         assert 'src="/console/static/monitor.js"' in page and 'data-src="/console/monitor/live?from=' in page
+        assert ('id="my-devices"' in page) == (name == "vanhanh")
 
 
 def test_operator_sees_only_its_commune(app, world, plays):
@@ -104,6 +105,7 @@ def test_operator_sees_only_its_commune(app, world, plays):
         assert c.get("/console/monitor/communes/NOPE").status_code == 404
         page = c.get("/console/monitor").text
         assert "Xã Ái" in page and "Xã Bé" not in page and "Loa xóm Bé" not in page
+        assert 'id="my-devices" href="/console/monitor/communes/A"' in page
         bulletin = c.get(f"/console/monitor/bulletins/{plays['news']}").text
         assert "Loa thôn Một" in bulletin and "Loa xóm Bé" not in bulletin and "Xã Bé" not in bulletin
     with signed_in(app, "vanhanh-b") as c:
@@ -316,6 +318,7 @@ def test_monitor_sees_a_loudspeaker_go_offline_in_chromium(tmp_path, monkeypatch
     hub_cli(env, "communes", "add", "E2EB", "Xã Bình Minh")
     tokens = {name: hub_cli(env, "users", "add", name, "--role", role, "--password-stdin", stdin=PASSWORD)["token"]
               for name, role in (("bientap", "editor"), ("pheduyet", "editor"), ("giamsat", "monitor"))}
+    hub_cli(env, "users", "add", "vanhanh", "--role", "operator", "--commune", "E2EA", "--password-stdin", stdin=PASSWORD)
     speakers = {}
     for name, commune in (("Loa thôn Nà Cạn", "E2EA"), ("Loa xóm Bãi", "E2EB")):
         record = hub_cli(env, "devices", "add", name, "--commune", commune)
@@ -402,6 +405,17 @@ def test_monitor_sees_a_loudspeaker_go_offline_in_chromium(tmp_path, monkeypatch
                     commune.goto(server.url + f"/console/monitor/bulletins/{bid}")
                     assert "Đã phát ở 1/1 xã được gửi tới" in commune.inner_text("main")
                     look(commune, "monitor-bulletin")
+
+                # The commune's operator, on a phone: their monitor page leads to their devices.
+                operator = browser.new_context(viewport=SIZES["phone"]).new_page()
+                sign_in(operator, server.url, "vanhanh", PASSWORD)
+                operator.goto(server.url + "/console/monitor")
+                assert "Xã Bình Minh" not in operator.inner_text("main")
+                look(operator, "monitor-operator")
+                operator.click("#my-devices")
+                operator.wait_for_url("**/console/monitor/communes/E2EA")
+                assert "Loa thôn Nà Cạn" in operator.inner_text("ul.devices")
+                look(operator, "monitor-operator-devices")
             finally:
                 browser.close()
     finally:
