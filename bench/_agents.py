@@ -41,14 +41,14 @@ class TimedClient(HubClient):
 
     def events(self, read_timeout: float):
         first = True
-        for etag, raw in super().events(read_timeout):
+        for etag, raw, signature in super().events(read_timeout):
             now = time.time()
             self.owner.timeline["events"].append((now, etag))
             if first:
                 # The hub sends the current ETag at once: the stream is subscribed from here on.
                 self.owner.timeline["streams"].append(now)
                 first = False
-            yield etag, raw
+            yield etag, raw, signature
 
 
 class DoneProcess:

@@ -55,6 +55,42 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 # records no actor) and are bound by the domain's rules, not by a role.
 
 
+def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.signing import Keyring
+
+    _print(Keyring(settings.data_dir / "keys").public_keys())
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    """A new signing key; the others go on signing for the overlap, so devices can be moved over."""
+    from datetime import timedelta
+
+    from hub.signing import Keyring
+
+    if not 0 <= args.overlap_days <= 365:
+        print("hub keys rotate: --overlap-days must be between 0 and 365", file=sys.stderr)
+        return 2
+    keys = Keyring(settings.data_dir / "keys")
+    new = keys.rotate(timedelta(days=args.overlap_days))
+    _print({"new": {"id": new.id, "algorithm": "ed25519", "public_key": new.public_b64},
+            "signing": keys.public_keys()})
+    return 0
+
+
+def cmd_keys_retire(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.signing import Keyring
+
+    keys = Keyring(settings.data_dir / "keys")
+    try:
+        keys.retire(args.key_id)
+    except ValueError as exc:
+        print(f"hub keys retire: {exc}", file=sys.stderr)
+        return 2
+    _print({"signing": keys.public_keys()})
+    return 0
+
+
 def cmd_communes_add(args: argparse.Namespace, settings: Settings) -> int:
     hub = _open_hub(settings)
     _print(hub.services.directory.add_commune(None, args.code, args.name, voice=args.voice))
@@ -177,6 +213,15 @@ def build_parser(pm=None, settings: Settings | None = None) -> argparse.Argument
     p.add_argument("name")
     p.add_argument("--commune", required=True)
     p.add_argument("--kind", default="speaker", choices=["speaker", "display"])
+
+    keys = sub.add_parser("keys", help="the keys manifests are signed with").add_subparsers(dest="action",
+                                                                                          required=True)
+    command("list", cmd_keys_list, "print the public keys that sign now (give them to --trust-key)", keys)
+    p = command("rotate", cmd_keys_rotate, "add a new signing key; the older ones sign on for the overlap", keys)
+    p.add_argument("--overlap-days", type=float, default=30.0,
+                   help="how long the older keys go on signing (default 30; 0 retires them now)")
+    p = command("retire", cmd_keys_retire, "end an older key's overlap now (every device trusts the new key)", keys)
+    p.add_argument("key_id")
 
     lists = sub.add_parser("playlists", help="playlist files").add_subparsers(dest="action", required=True)
     p = command("sync", cmd_playlists_sync, "make the file playlists equal the YAML files in DIR", lists)

@@ -18,6 +18,7 @@ from hub.metrics import Metrics
 from hub.pipeline import Pipeline
 from hub.plugins import make_plugin_manager, notify
 from hub.services import Services
+from hub.signing import Keyring
 from hub.store import Store, migrate
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,12 @@ class Hub:
     events: DeviceEvents
     #: Every operation the hub offers, for every door (API, console, ingest, CLI, demo).
     services: Services = field(init=False, repr=False)
+    #: The keys manifests are signed with (made at the first start, in the data folder).
+    keys: Keyring = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.services = Services(self)
+        self.keys = Keyring(self.settings.data_dir / "keys")
 
     @property
     def registrations(self) -> Any:

@@ -41,6 +41,8 @@ class ManifestResponse:
     received: float
     #: The hub's clock from the X-Server-Time header (also on a 304), if it sent one.
     server_time: datetime | None = None
+    #: X-Hub-Signature over the body (hub/signing.py), if the hub sent one.
+    signature: str | None = None
 
 
 _tls_lock = threading.Lock()
@@ -97,7 +99,13 @@ class HubClient:
         server_time = _parse_time(response.headers.get("x-server-time"))
         if response.status_code == 304:
             return ManifestResponse(None, etag, sent, received, server_time)
-        return ManifestResponse(response.content, response.headers.get("etag"), sent, received, server_time)
+        return ManifestResponse(response.content, response.headers.get("etag"), sent, received, server_time,
+                                response.headers.get("x-hub-signature"))
+
+    def keys(self) -> tuple[bytes, str | None]:
+        """The hub's signing keys (``GET /api/v1/device/keys``) and the signature over them."""
+        response = self._send("GET", "/api/v1/device/keys")
+        return response.content, response.headers.get("x-hub-signature")
 
     def heartbeat(self, payload: dict[str, Any]) -> None:
         self._send("POST", "/api/v1/device/heartbeat", json=payload)
@@ -119,10 +127,12 @@ class HubClient:
             _check(response)
         return response
 
-    def events(self, read_timeout: float) -> Iterator[tuple[str, bytes | None]]:
-        """(ETag, manifest or None) as the event stream announces them; returns when the hub closes it.
+    def events(self, read_timeout: float) -> Iterator[tuple[str, bytes | None, str | None]]:
+        """(ETag, manifest or None, signature or None) as the event stream announces them; returns
+        when the hub closes it.
 
         Hubs send the manifest with the event; one that sends only the ETag gets a fetch instead.
+        The manifest's bytes are taken exactly as sent, since its signature covers those bytes.
         """
         timeout = httpx.Timeout(self._http.timeout.connect, read=read_timeout)
         try:
@@ -137,10 +147,7 @@ class HubClient:
                     if line == "":
                         if event == "manifest" and data:
                             try:
-                                announced = json.loads("\n".join(data))
-                                manifest = announced.get("manifest")
-                                yield (str(announced["etag"]),
-                                       json.dumps(manifest).encode() if isinstance(manifest, dict) else None)
+                                yield pushed_manifest("\n".join(data))
                             except (ValueError, KeyError, TypeError, AttributeError):
                                 pass
                         event, data = "message", []
@@ -191,3 +198,24 @@ def _check(response: httpx.Response) -> None:
         except ValueError:
             detail = response.text[:200]
         raise Refused(response.status_code, detail)
+
+
+#: What precedes the manifest's own bytes in an event's data (docs/device-protocol.md).
+_MANIFEST_KEY = ',"manifest":'
+
+
+def pushed_manifest(data: str) -> tuple[str, bytes | None, str | None]:
+    """(ETag, the manifest's exact bytes, signature) of an event's ``data``.
+
+    The hub writes ``{"etag":…,"signature":…,"manifest":<the manifest>}``: the manifest is
+    everything after the first ``,"manifest":`` up to the final ``}``. Older hubs sent no
+    signature; their manifest is the same slice.
+    """
+    announced = json.loads(data)
+    etag, manifest = str(announced["etag"]), announced.get("manifest")
+    if not isinstance(manifest, dict):
+        return etag, None, None
+    signature = announced.get("signature")
+    start = data.index(_MANIFEST_KEY) + len(_MANIFEST_KEY)
+    raw = data[start:data.rindex("}")].encode()
+    return etag, raw, signature if isinstance(signature, str) else None

@@ -20,6 +20,9 @@ class AgentSettings(BaseSettings):
     #: The player command; the media file's path is appended. Empty: mpg123 or ffplay, the first found.
     player: str = ""
     volume: int = Field(default=80, ge=0, le=100)
+    #: Public keys (base64, or @file) whose signatures the agent accepts, comma-separated in the
+    #: environment; none: trust on first use (hub/agent/trust.py).
+    trust_keys: str = ""
 
     #: Manifest poll interval; the event stream usually tells the agent sooner.
     poll_s: float = Field(default=60.0, gt=0)

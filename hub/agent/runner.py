@@ -21,6 +21,7 @@ from hub import __version__
 from hub.agent.cache import CorruptMedia, MediaCache
 from hub.agent.client import HubClient, HubDown, Refused
 from hub.agent.clock import Clock
+from hub.agent.trust import KeysFetcher, Trust, given_keys
 from hub.agent.config import AgentSettings
 from hub.agent.manifest import BadManifest, Item, Manifest, SavedManifest, parse
 from hub.agent.outbox import Outbox
@@ -53,6 +54,8 @@ class Agent:
         self.outbox.forget_done(DONE_KEPT_S)
         self.saved = SavedManifest(root / "manifest.json")
         self.player = Player(settings.player, kill_grace_s=settings.kill_grace_s, log_path=root / "player.log")
+        #: Which manifests to believe: signed by a given or pinned key (hub/agent/trust.py).
+        self.trust = Trust(given_keys(settings.trust_keys.split(",")), root / "trusted-keys.json")
         self.clock = clock or Clock()
 
         self.stopping = threading.Event()
@@ -191,16 +194,22 @@ class Agent:
             if response.server_time is not None:
                 self.clock.observe(response.server_time, response.sent, response.received)
             return False
-        return self.apply(response.body, response.etag, response.sent, response.received)
+        return self.apply(response.body, response.etag, response.sent, response.received,
+                          signature=response.signature, fetch_keys=client.keys)
 
     def apply(self, raw: bytes, etag: str | None, sent: float, received: float, *,
-              observe_clock: bool = True, pushed: bool = False) -> bool:
-        """Take a manifest from the hub; a bad one is logged and the previous one kept.
+              observe_clock: bool = True, pushed: bool = False, signature: str | None = None,
+              fetch_keys: KeysFetcher | None = None) -> bool:
+        """Take a manifest from the hub; a bad or unsigned one is logged and the previous one kept.
 
         ``observe_clock`` is off for a pushed manifest: with no request, there is no round trip to
         correct ``server_time`` by, so the clock keeps the offset its last fetch measured.
         ``pushed``: it came with an event, so the fetcher goes straight to its media.
+        ``signature``: the X-Hub-Signature over ``raw``, checked before anything in it is used.
         """
+        if not self.trust.check(raw, signature, fetch_keys):
+            self._queue_heartbeat()
+            return False
         try:
             manifest = parse(raw)
         except BadManifest as exc:
@@ -267,7 +276,7 @@ class Agent:
         quiet_since: float | None = None
         while not self.stopping.is_set():
             try:
-                for etag, raw in client.events(self.settings.events_timeout_s):
+                for etag, raw, signature in client.events(self.settings.events_timeout_s):
                     refusals, quiet_since = 0, None
                     if etag == self.etag:
                         continue
@@ -277,7 +286,8 @@ class Agent:
                     # Until a fetch has measured the clock, a fetch it is: scheduling by an unset
                     # offset could play at the wrong time on a device whose clock is off.
                     if not (raw is not None and self.clock.measured
-                            and self.apply(raw, etag, 0.0, 0.0, observe_clock=False, pushed=True)):
+                            and self.apply(raw, etag, 0.0, 0.0, observe_clock=False, pushed=True,
+                                           signature=signature, fetch_keys=client.keys)):
                         self.fetch_now.set()
                 quiet_since = quiet_since or time.monotonic()
                 delay = self.reconnect_delay(client.retry_s, time.monotonic() - quiet_since)
@@ -451,6 +461,7 @@ class Agent:
             "agent": f"grassroots-hub-agent/{__version__}", "manifest_etag": self.etag,
             "clock_offset_s": round(self.clock.offset_s, 3), "queued_reports": self.outbox.pending_plays(),
             "skipped": self.skipped, "player": self.player.describe()[:200],
+            "refused_manifests": self.trust.refused,
         }
         if self.error:
             payload["error"] = self.error[:500]

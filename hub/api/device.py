@@ -18,6 +18,7 @@ from hub.auth import DEVICE_PREFIX
 from hub.clock import utcnow
 from hub.http import etag_matches
 from hub.services.devices import Play
+from hub.signing import HEADER
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/device", tags=["device"])
@@ -34,7 +35,8 @@ async def manifest_response(hub, device, request: Request, headers: dict[str, st
     headers = {"ETag": entry.etag, "Cache-Control": "no-cache", "X-Server-Time": _iso_now(), **(headers or {})}
     if etag_matches(request.headers.get("if-none-match"), entry.etag):
         return Response(status_code=304, headers=headers)
-    return Response(entry.render(utcnow()), media_type="application/json", headers=headers)
+    body = entry.render(utcnow())
+    return Response(body, media_type="application/json", headers={**headers, HEADER: hub.keys.sign(body)})
 
 
 def event_stream(hub, device, request: Request, token: str, *, keepalive_s: float = 15.0,
@@ -57,13 +59,27 @@ def event_stream(hub, device, request: Request, token: str, *, keepalive_s: floa
                     continue
                 # The manifest itself rides along, so a device need not queue for it behind the
                 # whole fleet's fetches when an emergency goes out (compact JSON: one line).
-                yield (b'event: manifest\ndata: {"etag":' + json.dumps(entry.etag).encode() + b',"manifest":'
-                       + entry.render(utcnow()) + b"}\n\n")
+                # Signed as a fetched manifest is: the signature covers the manifest's exact bytes,
+                # which are everything after ',"manifest":' up to the line's final '}' (the etag and
+                # signature before it are plain JSON strings; docs/device-protocol.md).
+                body = entry.render(utcnow())
+                yield (b'event: manifest\ndata: {"etag":' + json.dumps(entry.etag).encode()
+                       + b',"signature":' + json.dumps(hub.keys.sign(body)).encode()
+                       + b',"manifest":' + body + b"}\n\n")
         finally:
             hub.events.unsubscribe(device, queue)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})})
+
+
+@router.get("/keys", response_model=list[dict[str, str]])
+def keys(hub: HubDep) -> Response:
+    """Public: the Ed25519 keys manifests are signed with now (CONTRACT.md §Signed content).
+
+    Signed like a manifest, so an agent that trusts one key can learn the next during a rotation."""
+    body = json.dumps(hub.keys.public_keys()).encode()
+    return Response(body, media_type="application/json", headers={HEADER: hub.keys.sign(body)})
 
 
 @router.get("/manifest")
@@ -176,7 +192,8 @@ class ManifestFastPath:
         else:
             body = entry.render(utcnow())
             await send({"type": "http.response.start", "status": 200, "headers": [
-                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *common]})
+                (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *common,
+                (b"x-hub-signature", hub.keys.sign(body).encode())]})
             await send({"type": "http.response.body", "body": body})
             status = "200"
         hub.metrics.requests.labels("GET", status).inc()

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from hub.agent.clock import Clock
+from hub.signing import Keyring
 
 T0 = 1_800_000_000.0
 
@@ -38,46 +39,67 @@ def _manifest(**overrides) -> bytes:
     return json.dumps(body).encode()
 
 
-def test_a_bad_manifest_is_ignored_and_the_previous_one_kept(make_agent, tmp_path):
+@pytest.fixture
+def keys(tmp_path):
+    """A hub's signing keys, and an agent builder that trusts them."""
+    return Keyring(tmp_path / "hub-keys")
+
+
+def trusting(make_agent, keys):
+    [public] = keys.public_keys()
+    return lambda: make_agent("http://127.0.0.1:9", "token", start=False, trust_keys=public["public_key"])
+
+
+def test_a_bad_manifest_is_ignored_and_the_previous_one_kept(make_agent, keys, tmp_path):
     # No hub at all: only the parsing and keeping are under test here.
-    agent = make_agent("http://127.0.0.1:9", "token", start=False)
-    assert agent.apply(_manifest(), '"e1"', T0, T0)
+    agent = trusting(make_agent, keys)()
+    assert agent.apply(_manifest(), '"e1"', T0, T0, signature=keys.sign(_manifest()))
     for bad in (b"{not json", b"", _manifest(items=[{"id": "i2"}]), _manifest(server_time="yesterday"),
                 b"[]", _manifest(items=[{"id": "x", "starts_at": "2026-12-01T00:00:00",  # no offset
                                           "ends_at": "2026-12-01T00:00:01Z", "media": {}}])):
-        assert not agent.apply(bad, '"e2"', T0, T0)
+        # Signed, so what refuses them is the parsing.
+        assert not agent.apply(bad, '"e2"', T0, T0, signature=keys.sign(bad))
         assert agent.etag == '"e1"' and [i.id for i in agent.manifest.items] == ["i1"]
+    assert agent.trust.refused == 0
+    # A good manifest without a signature, or signed by another key, or changed after signing.
+    other = Keyring(tmp_path / "other-keys")
+    newer = _manifest(items=[])
+    for signature, body in ((None, newer), (other.sign(newer), newer), (keys.sign(newer), newer + b" ")):
+        assert not agent.apply(body, '"e3"', T0, T0, signature=signature)
+        assert agent.etag == '"e1"' and [i.id for i in agent.manifest.items] == ["i1"]
+    assert agent.trust.refused == 3 and agent.heartbeat_payload()["refused_manifests"] == 3
     agent.stop()
 
     # The copy on disk is what a restart with the hub down plays from.
-    again = make_agent("http://127.0.0.1:9", "token", start=False)
+    again = trusting(make_agent, keys)()
     assert again.etag == '"e1"' and [i.id for i in again.manifest.items] == ["i1"]
     again.stop()
 
     # A damaged copy on disk: start with no schedule rather than not start.
     (tmp_path / "agent" / "manifest.json").write_text('{"manifest": {"items": 5}')
-    empty = make_agent("http://127.0.0.1:9", "token", start=False)
+    empty = trusting(make_agent, keys)()
     assert empty.manifest is None and empty.etag is None
     empty.stop()
 
 
-def test_a_pushed_manifest_wakes_the_fetcher_and_an_older_one_never_goes_back_on_disk(make_agent, tmp_path):
-    agent = make_agent("http://127.0.0.1:9", "token", start=False)
+def test_a_pushed_manifest_wakes_the_fetcher_and_an_older_one_never_goes_back_on_disk(make_agent, keys, tmp_path):
+    agent = trusting(make_agent, keys)()
     newer = _manifest(items=[])
     real_set = agent.wake.set
 
     def meanwhile() -> None:
         # The fetcher takes a newer manifest while the listener is between taking its own and saving it.
         agent.wake.set = real_set
-        assert agent.apply(newer, '"e2"', T0, T0)
+        assert agent.apply(newer, '"e2"', T0, T0, signature=keys.sign(newer))
         real_set()
 
     agent.wake.set = meanwhile
-    assert agent.apply(_manifest(), '"e1"', T0, T0, observe_clock=False, pushed=True)
+    assert agent.apply(_manifest(), '"e1"', T0, T0, observe_clock=False, pushed=True,
+                       signature=keys.sign(_manifest()))
     # Pushed: the fetcher was told to go to the media, without fetching the manifest again.
     assert agent.fetch_now.is_set() and agent.skip_refresh
     assert agent.etag == '"e2"'
     agent.stop()
-    again = make_agent("http://127.0.0.1:9", "token", start=False)
+    again = trusting(make_agent, keys)()
     assert again.etag == '"e2"' and again.manifest.items == []
     again.stop()
