@@ -9,6 +9,7 @@ themselves, so only the messages the app sends show whether it sent one.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from typing import Any
 
@@ -156,3 +157,47 @@ def test_post_only_route_still_refuses_head(site):
     web, _values, who = site
     response = web.client.head("/api/v1/device/heartbeat", headers=who["speaker"])
     assert response.status_code == 405
+
+
+def test_head_through_a_real_server_sends_headers_only(settings, mp3):  # noqa: F811
+    """Over one kept-alive connection to uvicorn: a HEAD, then a GET that must parse cleanly after it."""
+    import http.client
+
+    from hub.app import create_app
+    from hub.plugins import make_plugin_manager
+    from hub.testing import LiveServer
+    from tests.conftest import People, bulletin_payload
+    from tests.plugins.test_web_feeds import MediaRenderer
+
+    local = settings.model_copy(update={"disabled_plugins": ["speech", "slides"]})
+    pm = make_plugin_manager(local)
+    pm.register(MediaRenderer(mp3, b"\x89PNG"), name="test-media")
+    app = create_app(local, pm=pm)
+    with LiveServer(app) as server:
+        hub = app.state.hub
+        people = People(hub)
+        people.commune("X1")
+        author, approver = people.user("tacgia", "editor"), people.user("pheduyet", "editor")
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=20)
+        try:
+            conn.request("POST", "/api/v1/bulletins", body=json.dumps(bulletin_payload(targets=["*"])),
+                         headers={**author, "Content-Type": "application/json"})
+            bid = json.loads(conn.getresponse().read())["id"]
+            for action, who in (("submit", author), ("approve", approver)):
+                conn.request("POST", f"/api/v1/bulletins/{bid}/{action}", headers=who)
+                assert conn.getresponse().read()
+            while hub.pipeline.run_one():
+                pass
+            sha = hashlib.sha256(mp3).hexdigest()
+            for path in (f"/media/{sha}", "/feeds/all.rss", "/healthz", f"/b/{bid}"):
+                conn.request("HEAD", path)
+                head = conn.getresponse()
+                assert head.status == 200 and head.read() == b"", path
+                conn.request("GET", path)
+                get = conn.getresponse()
+                body = get.read()
+                assert get.status == 200 and int(head.getheader("content-length")) == len(body), path
+                assert head.getheader("content-type") == get.getheader("content-type"), path
+            assert int(head.getheader("content-length")) > 0
+        finally:
+            conn.close()
