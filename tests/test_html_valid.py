@@ -41,7 +41,8 @@ CONSOLE_XFAIL: dict[str, str] = {
 PUBLIC_PAGES = ("bulletin", "bulletin-404", "display", "login")
 CONSOLE_PAGES = ("console", "bulletins", "bulletin-new", "bulletin-view", "bulletin-edit", "emergency",
                  "users", "user-new", "user", "communes", "commune-new", "commune", "devices", "device-new",
-                 "audit", "account", "monitor", "monitor-commune", "monitor-bulletin")
+                 "device-token", "audit", "account", "monitor", "monitor-commune", "monitor-bulletin",
+                 "console-404")
 
 
 def _vnu(folder: Path) -> list[dict[str, Any]]:
@@ -73,6 +74,7 @@ def checked(tmp_path_factory, migrated_db) -> Iterator[dict[str, list[dict[str, 
         approver = people.user("pheduyet", "editor")
         people.device("bang-1", "X1", kind="display")
         board = people.tokens["bang-1"]
+        people.device("loa-1", "X1")
         admin_id = hub.services.directory.add_user(None, "quantri", "admin", None, password=PASSWORD)["id"]
 
         def created(**fields: Any) -> str:
@@ -102,6 +104,8 @@ def checked(tmp_path_factory, migrated_db) -> Iterator[dict[str, list[dict[str, 
                 ("user", f"/console/users/{admin_id}"), ("communes", "/console/communes"),
                 ("commune-new", "/console/communes/new"), ("commune", "/console/communes/X1"),
                 ("devices", "/console/devices"), ("device-new", "/console/devices/new"),
+                ("device-token", f"/console/devices/{people.ids['loa-1']}/token"),
+                ("console-404", "/console/bulletins/khong-co"),
                 ("audit", "/console/audit"), ("account", "/console/account"), ("monitor", "/console/monitor"),
                 ("monitor-commune", "/console/monitor/communes/X1"),
                 ("monitor-bulletin", f"/console/monitor/bulletins/{published}")):
@@ -111,15 +115,19 @@ def checked(tmp_path_factory, migrated_db) -> Iterator[dict[str, list[dict[str, 
         folder = tmp_path_factory.mktemp("pages")
         for name, (who, path, headers) in urls.items():
             response = who.get(path, headers=headers)
-            expected = 404 if name == "bulletin-404" else 200
+            expected = 404 if name.endswith("404") else 200
             assert response.status_code == expected, (name, path, response.status_code)
             assert response.headers["content-type"].startswith("text/html"), (name, path)
             (folder / f"{name}.html").write_bytes(response.content)
+        # A page with a known error: proves vnu really read the folder (an empty report proves nothing).
+        (folder / "canary.html").write_text('<!doctype html><html lang="en"><title>t</title><img alt="">')
         messages = _vnu(folder)
     found: dict[str, list[dict[str, Any]]] = {name: [] for name in urls}
     for message in messages:
         name = Path(message.get("url", "").removeprefix("file:")).stem
         found.setdefault(name, []).append(message)
+    canary = found.pop("canary", [])
+    assert any("src" in m.get("message", "") for m in canary), f"vnu missed the canary's error: {canary}"
     yield found
 
 

@@ -17,7 +17,7 @@ import anyio
 import pytest
 from fastapi.routing import iter_route_contexts
 
-from tests.plugins.test_web_feeds import PUBLIC, make_web, mp3, png  # noqa: F401  (fixtures)
+from tests.plugins.test_web_feeds import make_web, mp3, png  # noqa: F401  (fixtures)
 
 # Values for the path parameters of the app's routes; an unknown name gets "nothing" (a 404 or
 # 422, which HEAD must give just as GET does).
