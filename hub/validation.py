@@ -40,3 +40,7 @@ def refuse_nul(name: str, value: str | list[str] | None) -> None:
 def well_formed_id(value: object, max_length: int = 64) -> bool:
     """Whether a path id could name a row at all (never NUL, never absurdly long): else 404 at once."""
     return isinstance(value, str) and 0 < len(value) <= max_length and "\x00" not in value
+
+
+#: The largest page offset any list accepts: far past any real list, well inside a 64-bit integer.
+OFFSET_MAX = 1_000_000_000

@@ -13,7 +13,7 @@ from hub.api.deps import CurrentUser, HubDep
 from hub.clock import local
 from hub.errors import Invalid
 from hub.plugin_types import CHANNELS, PRIORITIES
-from hub.validation import NoNul
+from hub.validation import OFFSET_MAX, NoNul
 from hub.workflow import STATUSES
 
 router = APIRouter(prefix="/api/v1/bulletins", tags=["bulletins"])
@@ -108,7 +108,8 @@ def list_bulletins(
     commune: Annotated[NoNul | None, Query(max_length=32)] = None,
     priority: Annotated[Priority | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    # Bounded: a 64-bit integer would overflow SQLite and answer 500 (issue 14).
+    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
     q: Annotated[NoNul | None, Query(max_length=200)] = None,
 ) -> list[dict[str, Any]]:
     rows, total = hub.services.bulletins.listing(user, status=status, commune=commune, priority=priority,

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hub.accounts import UNSET
 from hub.api.deps import CurrentUser, HubDep
-from hub.validation import NoNul
+from hub.validation import OFFSET_MAX, NoNul
 
 router = APIRouter(prefix="/api/v1", tags=["directory"])
 
@@ -140,7 +140,8 @@ def reset_password(user_id: str, payload: PasswordIn, user: CurrentUser, hub: Hu
 def audit_log(user: CurrentUser, hub: HubDep, action: str | None = None, actor: str | None = None,
               object_type: str | None = None, object_id: str | None = None,
               first: str | None = Query(default=None, alias="from"), last: str | None = Query(default=None, alias="to"),
-              limit: int = Query(default=50, ge=1, le=200), offset: int = Query(default=0, ge=0)) -> dict[str, Any]:
+              limit: int = Query(default=50, ge=1, le=200),
+              offset: int = Query(default=0, ge=0, le=OFFSET_MAX)) -> dict[str, Any]:
     """The audit log, newest first (admin, monitor); ``from`` and ``to`` are local days, both included."""
     return hub.services.audit.events(user, action=action, actor=actor, object_type=object_type,
                                      object_id=object_id, first=first, last=last, limit=limit, offset=offset)

@@ -15,6 +15,7 @@ from hub.auth import Principal
 from hub.clock import LOCAL_TZ
 from hub.errors import Invalid
 from hub.models import AuditEvent, User
+from hub.validation import OFFSET_MAX
 from hub.services import Service
 
 #: Who may read the log.
@@ -53,8 +54,8 @@ class AuditService(Service):
         both included. Each item carries ``actor_name`` (None for the hub itself or a name no user
         has any more)."""
         principal.require(*READERS)
-        if not 1 <= limit <= PAGE_MAX or offset < 0:
-            raise Invalid(f"limit must be 1 to {PAGE_MAX} and offset not negative")
+        if not 1 <= limit <= PAGE_MAX or not 0 <= offset <= OFFSET_MAX:
+            raise Invalid(f"limit must be 1 to {PAGE_MAX} and offset 0 to {OFFSET_MAX}")
         action = _text(action, "action")
         actor = _text(actor, "actor", 200)
         object_type = _text(object_type, "object_type", 32)

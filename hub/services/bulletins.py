@@ -15,9 +15,11 @@ from sqlalchemy.exc import IntegrityError
 
 from hub import bulletins as domain
 from hub.auth import Principal
+from hub.errors import Invalid
 from hub.models import Approval, AuditEvent, Bulletin, Revision
 from hub.pipeline import enqueue, shown_artifacts
 from hub.services import Service, Transaction
+from hub.validation import OFFSET_MAX
 
 
 
@@ -44,6 +46,8 @@ class BulletinService(Service):
                 q: str | None = None) -> tuple[list[dict[str, Any]], int]:
         """One page of the bulletins this principal may see, newest first, and the total count;
         ``q`` keeps those whose current title or body contains it."""
+        if not 0 <= offset <= OFFSET_MAX:
+            raise Invalid(f"offset must be 0 to {OFFSET_MAX}")
         with self.reading() as session:
             rows, total = domain.listing(session, principal, status=status, commune=commune, priority=priority,
                                          limit=limit, offset=offset, q=q)

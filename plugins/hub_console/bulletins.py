@@ -30,6 +30,8 @@ CHANNELS = ("speaker", "display", "web")
 ACTIONS = ("submit", "approve", "reject", "withdraw")
 PAGE = 20
 DONE = ("saved", "submit", "approve", "reject", "withdraw")
+#: The service's own bound on list offsets (hub.validation.OFFSET_MAX).
+OFFSET_LIMIT = 1_000_000_000
 STATUS_CODES = {Conflict: 409, Forbidden: 403, Invalid: 422, TooLarge: 413}
 
 
@@ -105,7 +107,8 @@ def register(router: APIRouter, console: Console) -> None:
                    "commune": (params.get("commune") or "")[:32],
                    "q": (params.get("q") or "").strip()[:200].replace("\x00", "")}
         try:
-            offset = max(0, int(params.get("offset") or 0))
+            # Clamped: an offset past any real list shows an empty page, never an error.
+            offset = min(max(0, int(params.get("offset") or 0)), OFFSET_LIMIT)
         except ValueError:
             offset = 0
         rows, total = await console.call(

@@ -518,8 +518,10 @@ def test_listing_filters_paginates_and_counts(client, team):
     assert ids(commune="NOWHERE") == ([c["id"]], 1)
     assert "artifacts" not in client.get(API, headers=team.monitor).json()[0]
 
+    assert ids(offset=1_000_000_000) == ([], 4)
+    # Past the bound (a 64-bit integer overflowed SQLite and answered 500): 422, issue 14.
     for params in ({"status": "sent"}, {"priority": "high"}, {"limit": 0}, {"limit": 201}, {"offset": -1},
-                   {"limit": "many"}):
+                   {"limit": "many"}, {"offset": 9223372036854775808}, {"offset": 1_000_000_001}):
         r = client.get(API, params=params, headers=team.monitor)
         assert r.status_code == 422, params
         assert r.json()["detail"]

@@ -136,5 +136,7 @@ def test_the_audit_log_is_read_by_admins_and_monitors_with_filters(client, peopl
     assert client.get("/api/v1/audit", params={"from": "2000-01-01", "to": "2000-01-02"},
                       headers=admin).json()["total"] == 0
     assert client.get("/api/v1/audit", params={"from": "hôm qua"}, headers=admin).status_code == 422
+    # An offset past any 64-bit integer: a clear 422, not SQLite's overflow as a 500 (issue 14).
+    assert client.get("/api/v1/audit", params={"offset": 9223372036854775808}, headers=admin).status_code == 422
     assert client.get("/api/v1/audit", params={"from": "2026-12-03", "to": "2026-12-01"},
                       headers=admin).status_code == 422

@@ -336,3 +336,9 @@ def test_write_submit_hear_approve_withdraw_in_chromium(live, size):
             look(editor, "bulletins-list-search")
         finally:
             browser.close()
+
+
+def test_a_huge_offset_shows_an_empty_page_not_an_error(author):
+    for offset in ("9" * 30, "9223372036854775808", "-5", "nhiều"):
+        response = author.get("/console/bulletins", params={"offset": offset})
+        assert response.status_code == 200, (offset, response.text[:200])
