@@ -125,8 +125,9 @@ def _generator(info: FeedInfo, items: list[publication.PublicBulletin], public_u
         fg.register_extension("atom_podcast", AtomPodcast, AtomPodcastEntry, atom=True, rss=False)
         fg.atom_podcast.author = xml_safe(info.author)
         fg.atom_podcast.image = image
+        # <icon> is square by RFC 4287 (as is the artwork) and is what podcastparser reads as the
+        # cover; <logo> is meant to be twice as wide as tall, so it is left out.
         fg.icon(image)
-        fg.logo(image)
     fg.id(base + info.path)
     fg.title(xml_safe(info.title))
     fg.description(xml_safe(info.description))
