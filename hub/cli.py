@@ -32,8 +32,11 @@ def _open_hub(settings: Settings):
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from hub import logs
     from hub.app import create_app
 
+    # Before uvicorn configures its loggers, which keeps their filters: no token reaches the log.
+    logs.install()
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
                 proxy_headers=True, timeout_graceful_shutdown=5)
     return 0
