@@ -68,11 +68,13 @@ async def _call(app: Any, method: str, path: str, headers: dict[str, str]) -> tu
 def site(make_web, mp3):  # noqa: F811
     web = make_web()
     bid = web.publish(title="Lịch tiêm chủng", body="Ngày 05/12 tiêm chủng tại trạm y tế.", targets=["*"])
+    # An emergency, so that its CAP alert (/cap/{id}.xml) is there to be asked for.
+    alert = web.publish(title="Lũ quét", body="Sơ tán ngay khỏi ven suối.", priority="emergency", targets=["*"])
     admin = web.people.user("quantri", "admin")
     speaker = web.people.device("loa-1", "X1")
     board = web.people.device("bang-1", "X1", kind="display")
     values = {"sha256": hashlib.sha256(mp3).hexdigest(), "bulletin_id": bid, "commune": "X1", "code": "X1",
-              "user_id": web.people.ids["quantri"], "device_id": web.people.ids["loa-1"]}
+              "user_id": web.people.ids["quantri"], "device_id": web.people.ids["loa-1"], "alert": alert}
     return web, values, {"admin": admin, "speaker": speaker, "board": board}
 
 
@@ -84,6 +86,8 @@ def get_routes(app: Any) -> list[str]:
 def _path(route: str, values: dict[str, str]) -> str:
     if route in STATIC_NAMES:
         return route.replace("{name}", STATIC_NAMES[route])
+    if route.startswith("/cap/"):
+        return route.replace("{bulletin_id}", values["alert"])
     return re.sub(r"\{(\w+)(:\w+)?\}", lambda m: values.get(m.group(1), "nothing"), route)
 
 
@@ -119,7 +123,8 @@ def test_every_get_route_answers_head_with_the_same_headers_and_no_body(site):
     # The walk reached the real things, not only 404s.
     for path in ("/media/{sha256}", "/b/{bulletin_id}", "/feeds/{commune}.rss", "/feeds/{commune}.atom",
                  "/feeds/{commune}.json", "/healthz", "/metrics", "/display", "/display/manifest",
-                 "/api/v1/device/manifest", "/api/v1/bulletins", "/console/static/{name}"):
+                 "/api/v1/device/manifest", "/api/v1/bulletins", "/console/static/{name}", "/feeds/cap.atom",
+                 "/cap/{bulletin_id}.xml", "/feeds/artwork.png"):
         assert statuses.get(path) == 200, (path, statuses.get(path))
 
 
