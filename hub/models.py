@@ -346,3 +346,56 @@ class Counter(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- Monitoring roll-ups (issue 12): kept current in the same transaction as what they count ---
+
+from datetime import date as _date  # noqa: E402
+
+from sqlalchemy import Date, Float  # noqa: E402
+
+
+class PlayDay(Base):
+    """Plays per commune and local day (Asia/Ho_Chi_Minh), added to by every accepted play report."""
+
+    __tablename__ = "play_days"
+
+    commune: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[_date] = mapped_column(Date, primary_key=True)
+    plays: Mapped[int] = mapped_column(Integer, default=0)  # played or interrupted, not failed
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    emergency_plays: Mapped[int] = mapped_column(Integer, default=0)
+    interrupted: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PlayBulletinDay(Base):
+    """Plays of one bulletin per commune and local day, and its first start that day."""
+
+    __tablename__ = "play_bulletin_days"
+    __table_args__ = (Index("ix_play_bulletin_days_day", "day"),)
+
+    commune: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[_date] = mapped_column(Date, primary_key=True)
+    bulletin_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    priority: Mapped[str | None] = mapped_column(String(16))
+    plays: Mapped[int] = mapped_column(Integer, default=0)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    first_started_at: Mapped[datetime] = mapped_column()
+
+
+class DeviceDay(Base):
+    """Seconds a device was online per local day, added to by its heartbeats: the time between two
+    heartbeats at most HUB_OFFLINE_AFTER_S apart counts as online (docs/monitoring.md)."""
+
+    __tablename__ = "device_days"
+    __table_args__ = (Index("ix_device_days_day", "day"),)
+
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    day: Mapped[_date] = mapped_column(Date, primary_key=True)
+    commune: Mapped[str] = mapped_column(String(32))
+    online_s: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+#: Where and when one bulletin played (the monitor's bulletin page).
+Index("ix_play_reports_bulletin_started", PlayReport.bulletin_id, PlayReport.started_at)

@@ -12,6 +12,7 @@ from hub import changes
 from hub.auth import Principal
 from hub.models import Bulletin, Device, PlayReport, Revision, utcnow
 from hub.services import Service
+from hub.services.monitoring import credit_online, roll_up_plays
 
 #: Heartbeat fields that change which variant of the content a device gets (a board turned round
 #: needs the slides of its new orientation); a change of one rebuilds the device's manifest.
@@ -36,9 +37,11 @@ class DeviceService(Service):
         with self.transaction() as t:
             row = t.session.get(Device, device.id)
             before = row.heartbeat or {}
+            previous, now = row.last_seen, utcnow()
+            credit_online(t.session, row, previous, now, self.hub.settings.offline_after_s)
             if any(report.get(name) != before.get(name) for name in VARIANT_FIELDS):
                 changes.bump(t.session)
-            row.last_seen = utcnow()
+            row.last_seen = now
             row.status = status
             if volume is not None:
                 row.volume = volume
@@ -56,13 +59,17 @@ class DeviceService(Service):
                 select(Bulletin.id, Revision.priority).join(Revision, (Revision.bulletin_id == Bulletin.id) & (
                     Revision.revision == Bulletin.revision)).where(Bulletin.id.in_(bulletin_ids))).all())
             accepted = 0
+            added: list[PlayReport] = []
             for play in plays:
                 if play.report_id in seen:
                     continue
                 seen.add(play.report_id)
-                session.add(PlayReport(
+                report = PlayReport(
                     device_id=device.id, report_id=play.report_id, commune=device.commune, item_id=play.item_id,
                     bulletin_id=play.bulletin_id, priority=priorities.get(play.bulletin_id),
-                    started_at=play.started_at, ended_at=play.ended_at, result=play.result))
+                    started_at=play.started_at, ended_at=play.ended_at, result=play.result)
+                session.add(report)
+                added.append(report)
                 accepted += 1
+            roll_up_plays(session, added)  # the daily roll-ups, in this same transaction
         return {"accepted": accepted, "duplicates": len(plays) - accepted}
