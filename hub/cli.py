@@ -94,6 +94,22 @@ def cmd_keys_retire(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Walk the audit log's hash chain: 0 when intact, 1 naming the first entry changed, removed or inserted."""
+    from hub import audit_chain
+
+    hub = _open_hub(settings)
+    with hub.store.reader() as session:
+        count, broken = audit_chain.verify(session)
+        head = audit_chain.head(session)
+    if broken is None:
+        _print({"intact": True, "entries": count, "head": head})
+        return 0
+    print(f"hub audit verify: {broken}", file=sys.stderr)
+    _print({"intact": False, "entries_checked": count, "entry": broken.entry_id, "problem": broken.what})
+    return 1
+
+
 def cmd_communes_add(args: argparse.Namespace, settings: Settings) -> int:
     hub = _open_hub(settings)
     _print(hub.services.directory.add_commune(None, args.code, args.name, voice=args.voice))
@@ -225,6 +241,9 @@ def build_parser(pm=None, settings: Settings | None = None) -> argparse.Argument
                    help="how long the older keys go on signing (default 30; 0 retires them now)")
     p = command("retire", cmd_keys_retire, "end an older key's overlap now (every device trusts the new key)", keys)
     p.add_argument("key_id")
+
+    audit = sub.add_parser("audit", help="the audit log").add_subparsers(dest="action", required=True)
+    command("verify", cmd_audit_verify, "check the audit log's hash chain (exit 1 naming the first break)", audit)
 
     lists = sub.add_parser("playlists", help="playlist files").add_subparsers(dest="action", required=True)
     p = command("sync", cmd_playlists_sync, "make the file playlists equal the YAML files in DIR", lists)

@@ -278,6 +278,9 @@ class AuditEvent(Base):
     revision: Mapped[int | None] = mapped_column(Integer)
     content_hash: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None] = mapped_column()
+    #: The hash chain (hub/audit_chain.py): the previous entry's hash, and this entry's.
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class Playlist(Base):

@@ -71,7 +71,33 @@ def test_the_counter_rows_exist_after_migrating(tmp_path):
     migrate(url)
     with create_engine(url).connect() as connection:
         rows = dict(connection.execute(text("SELECT name, value FROM counters")).all())
-    assert rows == {"schedule": 0, "devices": 0}
+    # "audit" serialises the audit log's hash chain (migration 0007).
+    assert rows == {"schedule": 0, "devices": 0, "audit": 0}
     migrate(url)  # again: nothing doubled
     with create_engine(url).connect() as connection:
-        assert connection.execute(text("SELECT count(*) FROM counters")).scalar() == 2
+        assert connection.execute(text("SELECT count(*) FROM counters")).scalar() == 3
+
+
+def test_the_audit_entries_before_the_chain_are_chained_by_its_migration(tmp_path):
+    from sqlalchemy import text
+    from sqlalchemy.orm import Session
+
+    from hub import audit_chain
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    migrate(url, "0005")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for n in range(5):
+            connection.execute(text(
+                "INSERT INTO audit_events (at, actor, action, object_type, object_id, detail) "
+                "VALUES (:at, NULL, 'create', 'commune', :oid, :detail)"),
+                {"at": f"2026-11-0{n + 1} 08:00:00.000000", "oid": f"C{n}", "detail": '{"name": "Xã ' + str(n) + '"}'})
+    migrate(url)
+    with Session(engine) as session:
+        count, broken = audit_chain.verify(session)
+    assert (count, broken) == (5, None)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE audit_events SET object_id = 'C9' WHERE object_id = 'C2'"))
+    with Session(engine) as session:
+        assert audit_chain.verify(session)[1].entry_id == 3
