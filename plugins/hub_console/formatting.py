@@ -81,6 +81,12 @@ def datetime_local_input(value: Any) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M") if moment else ""
 
 
+def machine_time(value: Any) -> str:
+    """A ``<time datetime>`` value: UTC to the second (HTML allows at most three fraction digits)."""
+    moment = _moment(value)
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
+
+
 def install(env) -> None:
     env.filters.update(datetime=datetime_vi, date=date_vi, time=time_vi, number=number_vi,
-                       duration=duration_vi, datetime_local=datetime_local_input)
+                       duration=duration_vi, datetime_local=datetime_local_input, machine_time=machine_time)

@@ -152,7 +152,7 @@ def make_router(settings: Any, web: WebSettings) -> APIRouter:
     router = APIRouter(tags=["web"])
 
     # Declared before the commune feeds' /feeds/{commune}.atom, which it would otherwise match.
-    @router.api_route("/feeds/cap.atom", methods=["GET", "HEAD"], response_class=Response)
+    @router.get("/feeds/cap.atom", response_class=Response)
     def cap_atom(request: Request, db: ReadSession) -> Response:
         """An Atom index of the emergency alerts in force, each linking to its CAP 1.2 document."""
         items = [item for item in publication.published(db, now=utcnow(), priority="emergency", limit=web.feed_limit)
@@ -160,7 +160,7 @@ def make_router(settings: Any, web: WebSettings) -> APIRouter:
         return cached(request, cap_feed(items, settings, web), "application/atom+xml; charset=utf-8",
                       web.max_age_s)
 
-    @router.api_route("/cap/{bulletin_id}.xml", methods=["GET", "HEAD"], response_class=Response)
+    @router.get("/cap/{bulletin_id}.xml", response_class=Response)
     def cap_alert(bulletin_id: str, request: Request, db: ReadSession) -> Response:
         """The CAP 1.2 alert of an approved emergency bulletin in force; 404 for anything else."""
         bulletin = publication.published_one(db, bulletin_id, now=utcnow())

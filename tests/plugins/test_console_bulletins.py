@@ -294,7 +294,7 @@ def test_write_submit_hear_approve_withdraw_in_chromium(live, size):
                 "() => { const a = document.getElementById('listen-audio');"
                 " return a.src.startsWith('blob:') && a.duration > 0; }", timeout=30_000)
             editor.wait_for_function(
-                "() => { const i = document.getElementById('slide-preview-img');"
+                "() => { const i = document.querySelector('#slide-preview-img img');"
                 " return i.src.startsWith('blob:') && i.complete && i.naturalWidth > 0; }", timeout=20_000)
             assert editor.inner_text("#listen-status") == "Đây là giọng loa sẽ đọc. Bấm ▶ để nghe lại."
             look(editor, "bulletin-new-heard")

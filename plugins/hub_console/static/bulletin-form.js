@@ -74,7 +74,14 @@
   // The first slide as the display board will show it (POST /api/v1/slides/preview.png), redrawn
   // about a second after typing stops. Hidden when the slides plugin is off or the text is empty.
   var figure = document.getElementById("slide-preview");
-  var img = document.getElementById("slide-preview-img");
+  // The <img> is made here, when there is a slide to show (an <img> without src is not valid HTML).
+  var holder = document.getElementById("slide-preview-img");
+  var img = null;
+  if (holder) {
+    img = document.createElement("img");
+    img.alt = holder.getAttribute("data-alt") || "";
+    holder.appendChild(img);
+  }
   var priority = document.getElementById("priority");
   if (meta && figure && img && window.fetch && window.URL && URL.createObjectURL) {
     var slideTimer = null;
