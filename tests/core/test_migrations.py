@@ -85,7 +85,7 @@ def test_the_audit_entries_before_the_chain_are_chained_by_its_migration(tmp_pat
     from hub import audit_chain
 
     url = f"sqlite:///{tmp_path / 'hub.db'}"
-    migrate(url, "0005")
+    migrate(url, "0006")
     engine = create_engine(url)
     with engine.begin() as connection:
         for n in range(5):

@@ -1,7 +1,7 @@
 """the audit log becomes a hash chain
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-02
 
 Each audit entry gets ``prev_hash`` and ``hash`` (hub/audit_chain.py): the SHA-256 of the previous
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
