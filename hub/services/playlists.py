@@ -6,6 +6,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -97,9 +98,19 @@ class PlaylistService(Service):
         return {"commune": commune, "first": first, "days": days, "programmes": _programmes(playlists, plays),
                 "warnings": list(warnings), "bulletins": titles}
 
+    @staticmethod
+    def parse(body: dict[str, Any]) -> PlaylistIn:
+        """The API's JSON body as the route validates it; ``Invalid`` names the first wrong field."""
+        try:
+            return PlaylistIn.model_validate(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise Invalid(f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}") from None
+
     def check(self, principal: Principal, data: PlaylistIn, playlist_id: str | None = None) -> list[str]:
-        """The ``warnings`` that saving ``data`` (new, or over ``playlist_id``) would answer, after the
-        same checks and errors as ``create``/``replace``; nothing is kept (a savepoint rolled back)."""
+        """The ``warnings`` about this playlist that saving ``data`` (new, or over ``playlist_id``) would
+        answer, after the same checks and errors as ``create``/``replace``; nothing is kept (a
+        savepoint rolled back)."""
         with self.transaction() as t:
             nested = t.session.begin_nested()
             try:
@@ -109,7 +120,8 @@ class PlaylistService(Service):
                 else:
                     playlist = domain.replace(t.session, principal, playlist_id, copy)
                 t.session.flush()
-                return _warnings(t.session, playlist.commune)
+                # Only those about this playlist: the others are there whatever is saved here.
+                return [w for w in _warnings(t.session, playlist.commune) if f"({playlist.id})" in w]
             finally:
                 nested.rollback()
 

@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse
 
 from hub.plugin_api import Throttled, Unauthenticated
 
-from . import account, admin, bulletins, emergency, home, monitor, security
+from . import account, admin, bulletins, emergency, home, monitor, playlists, security
 from .pages import Console
 from .settings import ConsoleSettings
 
@@ -122,6 +122,6 @@ def make_router(settings: Any, options: ConsoleSettings) -> APIRouter:
         return security.protect(FileResponse(path, media_type="font/ttf",
                                              headers={"Cache-Control": "public, max-age=86400"}))
 
-    for module in (home, bulletins, emergency, admin, account, monitor):
+    for module in (home, bulletins, emergency, admin, account, monitor, playlists):
         module.register(router, console)
     return router

@@ -82,6 +82,9 @@ def test_check_warns_before_saving_and_saves_nothing(setup):
     assert warnings and "Chiều" in warnings[0]
     assert count(desk) == before
     assert s.check(op, body([two], "Tối", times=("20:00",))) == []
+    s.create(op, body([two], "Chiều"))  # now "Sáng" and "Chiều" overlap: not about "Tối"
+    assert s.check(op, body([two], "Tối", times=("20:00",))) == []
+    before = count(desk)
     with pytest.raises(Invalid):
         s.check(op, body(["x" * 24], "Sai"))
     with pytest.raises(NotFound):
