@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     job_backoff_max_s: float = Field(default=300.0, gt=0)
     job_poll_s: float = Field(default=1.0, gt=0)
 
+    #: Failed token checks from one address within the window before it is answered 429.
+    auth_fail_limit: int = Field(default=50, ge=1)
+    auth_fail_window_s: float = Field(default=60.0, gt=0)
+
     max_request_bytes: int = Field(default=1_000_000, gt=0)
     max_upload_bytes: int = Field(default=50_000_000, gt=0)
 

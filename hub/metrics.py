@@ -46,4 +46,8 @@ class Metrics:
         self.registry.register(StoreCollector(store, offline_after_s))
         self.requests = Counter("hub_http_requests", "HTTP requests served", ["method", "status"],
                                 registry=self.registry)
+        self.auth_failures = Counter("hub_auth_failures", "Presented tokens that were refused",
+                                     registry=self.registry)
+        self.auth_throttled = Counter("hub_auth_throttled", "Requests refused with 429 after too many failed "
+                                      "token checks from their address", registry=self.registry)
         self.latency = Histogram("hub_http_request_seconds", "HTTP request latency", registry=self.registry)

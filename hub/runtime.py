@@ -19,6 +19,7 @@ from hub.pipeline import Pipeline
 from hub.plugins import make_plugin_manager, notify
 from hub.services import Services
 from hub.signing import Keyring
+from hub.throttle import FailedAuth
 from hub.store import Store, migrate
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,13 @@ class Hub:
     services: Services = field(init=False, repr=False)
     #: The keys manifests are signed with (made at the first start, in the data folder).
     keys: Keyring = field(init=False, repr=False)
+    #: Failed token checks per client address (429 past a limit).
+    failed_auth: FailedAuth = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.services = Services(self)
         self.keys = Keyring(self.settings.data_dir / "keys")
+        self.failed_auth = FailedAuth(self.settings.auth_fail_limit, self.settings.auth_fail_window_s)
 
     @property
     def registrations(self) -> Any:

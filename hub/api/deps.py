@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from hub.auth import DEVICE_PREFIX, Principal, authenticate
 from hub.errors import Forbidden, Unauthenticated
-from hub.services.sessions import session_csrf
+from hub.services.sessions import Throttled, session_csrf
 from hub.runtime import Hub
 
 
@@ -66,8 +66,29 @@ def get_principal(request: Request, hub: HubDep) -> Principal:
             if principal is not None:
                 return principal
             raise Unauthenticated("the console session has ended; sign in again")
+        with hub.store.reader() as session:
+            return authenticate(session, token)
+    return _checked(request, hub, lambda: _authenticate(hub, token))
+
+
+def _authenticate(hub: Hub, token: str) -> Principal:
     with hub.store.reader() as session:
         return authenticate(session, token)
+
+
+def _checked(request: Request, hub: Hub, check):
+    """A presented token, checked unless its address failed too often lately (then 429)."""
+    address = request.client.host if request.client else None
+    wait = hub.failed_auth.retry_after(address)
+    if wait is not None:
+        hub.metrics.auth_throttled.inc()
+        raise Throttled(f"too many failed token checks from this address; try again in {wait} s", wait)
+    try:
+        return check()
+    except Unauthenticated:
+        hub.failed_auth.failed(address)
+        hub.metrics.auth_failures.inc()
+        raise
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
@@ -84,14 +105,21 @@ async def get_device(request: Request, hub: HubDep) -> Principal:
     fresh, on the event loop when the cache is sure, in a worker thread when it must ask the store."""
     token = bearer_token(request)
     if token and token.startswith(DEVICE_PREFIX):
-        device = hub.device_tokens.cached(token) or await run_in_threadpool(hub.device_tokens.lookup, token)
-        if device is None:
-            raise Unauthenticated("invalid token")
-        return device
+        device = hub.device_tokens.cached(token)
+        if device is not None:
+            return device
+        return await run_in_threadpool(_checked, request, hub, lambda: _device(hub, token))
     principal = await run_in_threadpool(get_principal, request, hub)
     if not principal.is_device:
         raise Forbidden("this endpoint is for devices")
     return principal
+
+
+def _device(hub: Hub, token: str) -> Principal:
+    device = hub.device_tokens.lookup(token)
+    if device is None:
+        raise Unauthenticated("invalid token")
+    return device
 
 
 CurrentUser = Annotated[Principal, Depends(get_user)]
