@@ -297,3 +297,95 @@ def test_bad_from_date_shows_today(app, world):
         page = c.get("/console/playlists?from=hôm-qua")
         assert page.status_code == 200 and "Ngày không hợp lệ" in page.text
         assert c.get("/console/playlists?from=2026-01-01").status_code == 200
+
+
+# --- in Chromium -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    from hub.config import Settings
+    from hub.store import migrate
+    from hub.testing import LiveServer
+
+    data = tmp_path_factory.mktemp("playlists-browser") / "var"
+    data.mkdir()
+    migrate(f"sqlite:///{data / 'hub.db'}")
+    settings = Settings(data_dir=data, workers=0, tts_engines=["espeak"], disabled_plugins=["speech", "slides"])
+    pm = make_plugin_manager(settings)
+    pm.register(QuickMedia(), name="quick-media")
+    app = create_app(settings, pm=pm)
+    with LiveServer(app) as server:
+        hub = app.state.hub
+        d = hub.services.directory
+        d.add_commune(None, "LSN-CL", "Xã Cao Lộc")
+        people = {}
+        for name, role, commune in (("bientap", "editor", None), ("bientap2", "editor", None),
+                                    ("vanhanh-cl", "operator", "LSN-CL")):
+            d.add_user(None, name, role, commune, password=PASSWORD)
+            people[name] = hub.services.sessions.sign_in(name, PASSWORD, ip=None, user_agent=None)[1]
+        d.register_device(None, "Cụm loa thôn Nà Cạn", "LSN-CL")
+        for title in ("Lịch tiêm chủng tháng 12", "Thu gom rác thải cuối tuần", "Phòng chống rét cho gia súc"):
+            approved(hub, people, title, ["LSN-CL"])
+        server.hub, server.people = hub, people
+        yield server
+
+
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_operator_builds_a_playlist_in_chromium(live, size, monkeypatch):
+    from playwright import sync_api
+
+    from tests.plugins.console_browser import SIZES, launch, look, sign_in
+
+    monkeypatch.setenv("HUB_TEST_SCREENSHOTS", "/tmp/shots/playlists")
+    soon = datetime.now(LOCAL_TZ) + timedelta(minutes=2)
+    if soon.date() != local_today():
+        pytest.skip("too close to midnight for a programme in two minutes today")
+    at = soon.strftime("%H:%M")
+    hub, people = live.hub, live.people
+    rubbish = next(b["id"] for b in hub.services.bulletins.listing(people["bientap"], status="approved")[0]
+                   if b["title"].startswith("Thu gom"))
+    other = PlaylistIn.model_validate({"name": f"Thông báo của xã ({size})", "commune": "LSN-CL", "priority": 5,
+                                       "items": [{"bulletin_id": rubbish}],
+                                       "schedule": {"times": [at], "start_date": local_today().isoformat()}})
+    hub.services.playlists.create(people["vanhanh-cl"], other)
+    name = f"Bản tin trưa ({size})"
+    with sync_api.sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_page(viewport=SIZES[size])
+            sign_in(page, live.url, "vanhanh-cl", PASSWORD)
+            page.goto(live.url + "/console/playlists")
+            look(page, "playlists-timeline-before")
+            page.click("main a.button")
+            page.fill("#name", name)
+            page.click("button[aria-label='Thêm \"Lịch tiêm chủng tháng 12\"']")
+            page.fill("#q", "rét")
+            page.click("button[value=search]")
+            assert page.locator("ul.offered li.record").count() == 1
+            page.click("button[aria-label='Thêm \"Phòng chống rét cho gia súc\"']")
+            picked = page.locator("ol.picked li.record")
+            assert picked.count() == 2 and "Lịch tiêm chủng" in picked.first.inner_text()
+            page.click("button[aria-label='Chuyển \"Phòng chống rét cho gia súc\" lên trên']")
+            assert "Phòng chống rét" in page.locator("ol.picked li.record").first.inner_text()
+            assert page.locator("ol.picked audio").count() == 2
+            look(page, "playlists-form")
+            page.fill("#times", at)
+            page.click("button[value=save]")
+            warning = page.locator("#warnings")
+            assert "trùng giờ" in warning.inner_text() and f"Thông báo của xã ({size})" in warning.inner_text()
+            assert name not in [p["name"] for p in hub.services.playlists.listing(people["vanhanh-cl"], "LSN-CL")]
+            look(page, "playlists-form-warning")
+            page.click("button[value=save]:has-text('Vẫn lưu dù trùng giờ')")
+            page.wait_for_load_state()
+            assert "done=saved" in page.url
+            today = page.locator(f"#timeline li.record:has-text('{name}')").first
+            assert today.is_visible() and "Phòng chống rét cho gia súc" in today.inner_text()
+            assert "Phát muộn" in today.inner_text(), "the lower priority runs after the other programme"
+            look(page, "playlists-timeline-saved")
+            page.click(f"#timeline a:has-text('{name}') >> nth=0")
+            assert page.input_value("#name") == name
+            look(page, "playlists-edit")
+            page.close()
+        finally:
+            browser.close()
