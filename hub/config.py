@@ -95,6 +95,8 @@ class Settings(BaseSettings):
     auth_fail_limit: int = Field(default=50, ge=1)
     auth_fail_window_s: float = Field(default=60.0, gt=0)
 
+    #: /healthz says "degraded" below this much free space in the data folder.
+    disk_min_free_bytes: int = Field(default=200_000_000, ge=0)
     max_request_bytes: int = Field(default=1_000_000, gt=0)
     max_upload_bytes: int = Field(default=50_000_000, gt=0)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -50,4 +50,6 @@ class Metrics:
                                      registry=self.registry)
         self.auth_throttled = Counter("hub_auth_throttled", "Requests refused with 429 after too many failed "
                                       "token checks from their address", registry=self.registry)
+        self.disk_free = Gauge("hub_disk_free_bytes", "Free space on the data folder's disk at the last /healthz",
+                               registry=self.registry)
         self.latency = Histogram("hub_http_request_seconds", "HTTP request latency", registry=self.registry)

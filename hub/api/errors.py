@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.errors import HubError
 
 log = logging.getLogger(__name__)
+
+#: What a full disk looks like from SQLite and PostgreSQL, whose errors carry no errno.
+_FULL = ("database or disk is full", "no space left on device", "disk quota exceeded")
+
+
+def disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) is the disk or the database being full."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(words in str(exc).lower() for words in _FULL):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def install(app: FastAPI) -> None:
@@ -33,6 +50,19 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    async def _io_error(request: Request, exc: Exception) -> JSONResponse:
+        if disk_full(exc):
+            # Nothing was saved (the transaction rolled back, the file was not renamed into place);
+            # the hub recovers by itself when space returns.
+            log.error("disk full on %s %s: %s", request.method, request.url.path, exc)
+            return JSONResponse({"detail": "the hub's disk is full: nothing was saved; try again when an "
+                                           "administrator has freed space"}, status_code=507)
+        return await _unexpected(request, exc)
+
+    # Handled here rather than as any Exception, so the answer is not also re-raised to the server.
+    app.add_exception_handler(OSError, _io_error)
+    app.add_exception_handler(OperationalError, _io_error)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

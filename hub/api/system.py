@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -15,8 +16,15 @@ router = APIRouter(tags=["system"])
 
 @router.get("/healthz")
 def healthz(hub: HubDep) -> dict[str, Any]:
+    """200 while the hub answers; ``status`` is ``degraded`` with its ``problems`` when the data
+    folder's disk is nearly full (writes would answer 507)."""
     hub.services.monitoring.check_store()
-    return {"status": "ok"}
+    free = shutil.disk_usage(hub.settings.data_dir).free
+    hub.metrics.disk_free.set(free)
+    body: dict[str, Any] = {"status": "ok", "disk_free_bytes": free}
+    if free < hub.settings.disk_min_free_bytes:
+        body.update(status="degraded", problems=[f"disk: {free // 1_000_000} MB free in the data folder"])
+    return body
 
 
 @router.get("/metrics")
