@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
-from hub.api.deps import HubDep, bearer_token
+from hub.api.deps import SESSION_COOKIE, HubDep, bearer_token
 from hub.errors import NotFound
 from hub.http import not_modified
 from hub.media import SHA256_RE
@@ -55,7 +55,12 @@ def _get_media(sha256: str, request: Request, hub) -> Response:
     path = hub.media.path(sha256) if SHA256_RE.match(sha256) else None
     if path is None:
         raise NotFound("no such media")
-    hub.services.media.check_readable(sha256, bearer_token(request) or request.query_params.get("token"))
+    token = bearer_token(request) or request.query_params.get("token")
+    # A console page's <audio> and <img> send the sign-in cookie (same site: it is SameSite=Lax);
+    # a read changes nothing, so no CSRF token is asked for.
+    cookie = request.cookies.get(SESSION_COOKIE) if token is None else None
+    signed_in = hub.services.sessions.principal(cookie) if cookie else None
+    hub.services.media.check_readable(sha256, token, principal=signed_in)
     etag = f'"{sha256}"'
     # Only public media may sit in a shared cache: an approver's preview of an unpublished
     # revision must not be served from a proxy to the next anonymous request.

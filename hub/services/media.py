@@ -167,17 +167,19 @@ class MediaService(Service):
         """Media of a currently approved web-channel bulletin may be fetched without a token."""
         return self.audience(sha256) == "public"
 
-    def check_readable(self, sha256: str, token: str | None) -> None:
+    def check_readable(self, sha256: str, token: str | None, *, principal: Principal | None = None) -> None:
         """Raise unless ``token`` may read the file (Unauthenticated without a good token, NotFound
         for a file this caller may not know of): what is not approved yet answers only to those who
         may approve it, never to a device or the public. A device token is checked against the poll
-        cache, without the database."""
+        cache, without the database. ``principal`` is a caller the route already knows (signed in
+        to the console)."""
         audience = self.audience(sha256)
         if audience == "public":
             return
         hub = self.hub
         device = hub.device_tokens.lookup(token) if token and token.startswith(DEVICE_PREFIX) else None
-        principal = device or hub.services.directory.authenticate(token)
+        # ``principal``: already known (a console session); otherwise the token says who this is.
+        principal = principal or device or hub.services.directory.authenticate(token)
         if audience == "none" or (audience == "approvers" and not domain.may_approve(principal)):
             raise NotFound("no such media")
 

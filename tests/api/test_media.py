@@ -229,7 +229,7 @@ def test_a_device_download_is_answered_from_memory_and_still_checked(client, hub
     assert first.status_code == 200 and first.headers["cache-control"].startswith("private")
     calls = []
     checked = hub.services.media.check_readable
-    monkeypatch.setattr(hub.services.media, "check_readable", lambda *a: calls.append(a) or checked(*a))
+    monkeypatch.setattr(hub.services.media, "check_readable", lambda *a, **k: calls.append(a) or checked(*a, **k))
     again = client.get(art["url"], headers=team.device)
     assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
     assert calls == [], "answered from what the process remembers"

@@ -319,6 +319,15 @@ def test_write_submit_hear_approve_withdraw_in_chromium(live, size):
             assert approver.inner_text("#render-status") == "Đã tạo xong"
             player = approver.locator("figure.audio audio[controls]")
             assert player.count() >= 1 and player.first.get_attribute("src").startswith("/media/")
+            # The approver really hears and sees it: the browser loads the unpublished audio and
+            # slides with the sign-in cookie alone (they answered 401 before the media route took it).
+            approver.wait_for_function(
+                "() => { const a = document.querySelector('figure.audio audio[controls]');"
+                " a.preload = 'auto'; if (a.readyState === 0) { a.load(); }"
+                " return a.readyState >= 1 && a.duration > 0; }", timeout=20_000)
+            approver.wait_for_function(
+                "() => Array.from(document.querySelectorAll('main img[src^=\"/media/\"]'))"
+                ".every(i => i.complete && i.naturalWidth > 0)", timeout=20_000)
             look(approver, "bulletin-approval")
             approver.click("button[name=action][value=approve]")
             approver.wait_for_load_state()
@@ -342,3 +351,17 @@ def test_a_huge_offset_shows_an_empty_page_not_an_error(author):
     for offset in ("9" * 30, "9223372036854775808", "-5", "nhiều"):
         response = author.get("/console/bulletins", params={"offset": offset})
         assert response.status_code == 200, (offset, response.text[:200])
+
+
+def test_the_approval_page_media_answer_to_the_sign_in_cookie(app, author, approver, hub):
+    """Unpublished media are the approver's to hear: the page's <audio> sends only the cookie."""
+    from hub.models import MediaObject
+
+    sha = hub.media.put(b"ID3 approval preview bytes")
+    with hub.store.session() as session:
+        session.add(MediaObject(sha256=sha, bytes=26, mime="audio/mpeg", uploaded_by="test", meta={}))
+    assert approver.get(f"/media/{sha}").status_code == 200
+    anonymous = TestClient(app)
+    assert anonymous.get(f"/media/{sha}").status_code == 401
+    anonymous.cookies.set("hub_session", "not-a-session")
+    assert anonymous.get(f"/media/{sha}").status_code == 401
