@@ -120,8 +120,8 @@ class MonitoringService(Service):
     def _range(self, principal: Principal, first: str | None, last: str | None,
                commune: str | None) -> tuple[date, date]:
         principal.require(*WATCHERS)
-        if principal.role == "operator" and commune and commune != principal.commune:
-            raise NotFound("no such commune")
+        # CONTRACT §Monitoring: operators see only their own commune's rows (another commune's
+        # code gives no rows, not 404; the exports have the same rows). The report is 404.
         today = local_today()
         start_day = _day(first, today - timedelta(days=6), "from")
         end_day = _day(last, today, "to")
@@ -153,7 +153,7 @@ class MonitoringService(Service):
                 commune: str | None = None, *, scheduled: bool = True) -> list[dict[str, Any]]:
         """One row per commune and local day in [first, last] (default: the last seven days):
         plays, seconds, bulletins, emergency plays, interrupted, failed, and how many plays the
-        schedule had for that day. An operator asking for another commune gets NotFound."""
+        schedule had for that day. An operator gets only their own commune's rows."""
         start_day, end_day = self._range(principal, first, last, commune)
         with self.reading() as session:
             codes = self._codes(session, principal, commune)

@@ -1,5 +1,5 @@
 """The airtime exports (CSV and XLSX) hold the JSON airtime's rows; the roll-ups agree with the
-play reports they count; operators get only their commune (404 for another)."""
+play reports they count; operators get only their commune's rows (none for another, as CONTRACT §Monitoring says)."""
 
 from __future__ import annotations
 
@@ -85,7 +85,15 @@ def test_operators_export_only_their_commune(aired):
     for ext in ("", ".csv", ".xlsx"):
         r = desk.client.get(f"/api/v1/monitor/airtime{ext}?{query}", headers=op_a)
         assert r.status_code == 200
-        assert desk.client.get(f"/api/v1/monitor/airtime{ext}?{query}&commune=B", headers=op_a).status_code == 404
+        # CONTRACT §Monitoring: only their own commune's rows, so none for B (200, not 404).
+        other = desk.client.get(f"/api/v1/monitor/airtime{ext}?{query}&commune=B", headers=op_a)
+        assert other.status_code == 200
+        if ext == "":
+            assert other.json() == []
+        elif ext == ".csv":
+            assert list(csv.reader(io.StringIO(other.content.decode("utf-8-sig")))) == [["commune", "date", *NUMBERS]]
+        else:
+            assert load_workbook(io.BytesIO(other.content)).active.max_row == 1
     parsed = list(csv.DictReader(io.StringIO(
         desk.client.get(f"/api/v1/monitor/airtime.csv?{query}", headers=op_a).content.decode("utf-8-sig"))))
     assert {line["commune"] for line in parsed} == {"A"}
