@@ -28,6 +28,7 @@ STATIC["admin.js"] = "text/javascript"  # the administration pages' copy buttons
 STATIC.update({"home.js": "text/javascript", "recorder.js": "text/javascript"})  # home page refresh, recorder
 STATIC["bulletin-form.js"] = "text/javascript"  # the bulletin form: what the loudspeaker will say
 STATIC.update({"monitor.js": "text/javascript", "monitor.css": "text/css"})  # monitoring pages: refresh, charts
+STATIC["playlist-form.js"] = "text/javascript"  # the playlist form: the bulletin list narrows as one types
 
 
 def safe_next(target: object) -> str:
