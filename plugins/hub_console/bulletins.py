@@ -29,7 +29,7 @@ PRIORITIES = ("normal", "priority", "emergency")
 CHANNELS = ("speaker", "display", "web")
 ACTIONS = ("submit", "approve", "reject", "withdraw")
 PAGE = 20
-DONE = ("saved", "submit", "approve", "reject", "withdraw")
+DONE = ("saved", "submit", "approve", "reject", "withdraw", "emergency")
 #: The service's own bound on list offsets (hub.validation.OFFSET_MAX).
 OFFSET_LIMIT = 1_000_000_000
 STATUS_CODES = {Conflict: 409, Forbidden: 403, Invalid: 422, TooLarge: 413}
@@ -326,6 +326,9 @@ def register(router: APIRouter, console: Console) -> None:
         reason = _text(form, "reason", 1000).replace("\x00", "")
         if action not in ACTIONS:
             return await show(request, seat, bulletin_id, error=_("bulletins.error.action"), status=422)
+        if action == "withdraw" and not reason:
+            # The author and the audit log are told why a bulletin came off the air (as on the home page).
+            return await show(request, seat, bulletin_id, error=_("bulletins.error.withdraw_reason"), status=422)
         expected = _text(form, "expected_hash", 64) or None
         try:
             if action == "submit":

@@ -105,7 +105,8 @@ def register(router: APIRouter, console: Console) -> None:
             return await form_page(request, seat, status=422, errors=[error_text(exc)], values=values)
         if recording:
             return console.redirect(f"/console/bulletins/{created['id']}?recording=1")
-        return console.redirect(f"/console/bulletins/{created['id']}")
+        # Said plainly on the page it lands on: sent for approval is not on the air yet.
+        return console.redirect(f"/console/bulletins/{created['id']}?done=emergency")
 
     def draft(service: Any, seat: Seat, content: Any) -> dict[str, Any]:
         """Create only: the officer records the voice on the bulletin's page, then submits it."""

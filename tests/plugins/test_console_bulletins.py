@@ -173,6 +173,9 @@ def test_withdraw_and_a_stale_hash_is_409(author, approver, world):
     r = approver.post(f"/console/bulletins/{bid}", data={"csrf_token": token, "action": "approve",
                                                          "expected_hash": "0" * 64})
     assert r.status_code == 409 and "vừa được sửa" in r.text and status_of(world, bid) == "pending"
+    # Without a reason: the page again, with what to do, and the bulletin stays where it was.
+    r = act(author, bid, "withdraw")
+    assert r.status_code == 422 and "Hãy ghi lý do thu hồi" in r.text and status_of(world, bid) == "pending"
     r = act(author, bid, "withdraw", reason="Trùng tin")
     assert r.status_code == 303 and status_of(world, bid) == "withdrawn"
     r = act(author, bid, "submit")

@@ -41,7 +41,10 @@ def test_editor_sends_an_emergency(app, hub, world):
         assert "Tôi xác nhận đây là tin khẩn cấp" in page.text
         r = c.post("/console/emergency", data=form(csrf(page.text), targets=["A", "B"]), follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"].startswith("/console/bulletins/")
-        bulletin_id = r.headers["location"].rsplit("/", 1)[1]
+        assert r.headers["location"].endswith("?done=emergency")
+        # The page it lands on says plainly that it is not on the air yet.
+        assert "CHƯA phát" in c.get(r.headers["location"]).text
+        bulletin_id = r.headers["location"].split("?")[0].rsplit("/", 1)[1]
     view = hub.services.bulletins.find(bulletin_id)
     assert view["status"] == "pending" and view["priority"] == "emergency"
     assert sorted(view["channels"]) == ["display", "speaker", "web"] and sorted(view["targets"]) == ["A", "B"]
@@ -53,7 +56,7 @@ def test_whole_province(app, hub, world):
         r = c.post("/console/emergency", data=form(csrf(c.get("/console/emergency").text), targets=["*", "A"]),
                    follow_redirects=False)
         assert r.status_code == 303
-    assert hub.services.bulletins.find(r.headers["location"].rsplit("/", 1)[1])["targets"] == ["*"]
+    assert hub.services.bulletins.find(r.headers["location"].split("?")[0].rsplit("/", 1)[1])["targets"] == ["*"]
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -214,7 +217,8 @@ def test_emergency_path_in_chromium_to_the_loudspeaker(path_world):
             editor.click("button.danger.big")
             editor.wait_for_url("**/console/bulletins/*")
             t_sent = time.time()
-            bulletin_id = editor.url.rsplit("/", 1)[1]
+            assert "CHƯA phát" in editor.inner_text("main")
+            bulletin_id = editor.url.split("?")[0].rsplit("/", 1)[1]
 
             # The approver's page, never reloaded: home.js brings the bulletin in, at the top.
             first = approver.locator("#h-pending + ul.tasks li.task").first
