@@ -400,8 +400,8 @@ def register(router: APIRouter, console: Console) -> None:
             return console.not_found(seat)
         if playlist["origin"] == "file" or not may_write(seat.user, playlist["commune"]):
             return await read_only(request, seat, playlist)
-        return await form_page(request, seat, values_of(playlist, playlist["commune"]), playlist=playlist,
-                               warnings=playlist.get("warnings") or None)
+        # The commune's warnings are on the timeline; here they come from "Kiểm tra" and "Lưu".
+        return await form_page(request, seat, values_of(playlist, playlist["commune"]), playlist=playlist)
 
     @router.post("/console/playlists/{playlist_id}")
     async def update(request: Request, playlist_id: str) -> Response:
