@@ -26,6 +26,8 @@ from hub.plugin_api import ROLES, Conflict, Forbidden, HubError, Invalid, NotFou
 from .pages import Console, Seat
 
 KINDS = ("speaker", "display")
+#: The new-user form offers the roles by how much they may do, least first.
+FORM_ORDER = ("operator", "monitor", "editor", "admin")
 AUDIT_PAGE = 50
 #: Flash messages after a 303 (``?done=…``): only these keys are shown.
 DONE = ("saved", "deactivated", "reactivated", "password", "added")
@@ -97,8 +99,10 @@ def register(router: APIRouter, console: Console) -> None:
 
     def user_form(seat: Seat, all_communes: list[dict[str, Any]], *, error: str | None = None,
                   values: dict[str, str] | None = None, status: int = 200) -> Response:
-        return console.page("admin/user_new.html", status, seat=seat, section="users", roles=ROLES,
-                            communes=all_communes, error=error, values=values or {})
+        # The least power first, and chosen by default: a hurried admin makes an operator, not an admin.
+        offered = sorted(ROLES, key=lambda r: FORM_ORDER.index(r) if r in FORM_ORDER else len(FORM_ORDER))
+        return console.page("admin/user_new.html", status, seat=seat, section="users", roles=offered,
+                            communes=all_communes, error=error, values=values or {"role": offered[0]})
 
     @router.get("/console/users/new")
     async def new_user(request: Request) -> Response:

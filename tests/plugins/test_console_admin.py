@@ -419,3 +419,10 @@ def test_every_admin_page_in_chromium(live, size):
             page.close()
         finally:
             browser.close()
+
+
+def test_the_new_user_form_starts_on_the_least_powerful_role(admin):
+    page = admin.get("/console/users/new").text
+    options = re.findall(r'<option value="(operator|monitor|editor|admin)"( selected)?', page)
+    assert [name for name, _ in options] == ["operator", "monitor", "editor", "admin"]
+    assert options[0][1] == " selected" and not any(selected for _, selected in options[1:])
