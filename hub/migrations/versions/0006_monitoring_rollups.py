@@ -20,18 +20,7 @@ import sqlalchemy as sa
 revision = '0006'
 
 
-def _after() -> str:
-    """The audit chain's migration 0007 (issue 14) was written on 0005 while this one was reverted;
-    while it still says so, this one follows it, so the chain has one head either way."""
-    import re
-    from pathlib import Path
-    for path in Path(__file__).parent.glob("0007_*.py"):
-        if re.search(r"^down_revision = '0005'$", path.read_text(encoding="utf-8"), re.M):
-            return '0007'
-    return '0005'
-
-
-down_revision = _after()
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
