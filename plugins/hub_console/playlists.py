@@ -35,7 +35,7 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAYS_SHOWN = 7
 PICKED_MAX = 200
 CANDIDATES = 20
-DONE = ("saved",)
+DONE = ("saved", "deleted")
 
 _PAIR = re.compile(r'^Playlists "(?P<a>.*)" \([^()\s]+\) and "(?P<b>.*)" \([^()\s]+\) overlap (?P<n>\d+) times? '
                    r"in the window, first at (?P<at>\d{4}-\d\d-\d\d \d\d:\d\d) Asia/Ho_Chi_Minh")
@@ -406,3 +406,25 @@ def register(router: APIRouter, console: Console) -> None:
     @router.post("/console/playlists/{playlist_id}")
     async def update(request: Request, playlist_id: str) -> Response:
         return await submit(request, playlist_id)
+
+    @router.post("/console/playlists/{playlist_id}/delete")
+    async def delete(request: Request, playlist_id: str) -> Response:
+        posted = await console.posted(request)
+        if not isinstance(posted, tuple):
+            return posted
+        seat, form = posted
+        playlists = console.hub(request).services.playlists
+        try:
+            playlist = await console.call(playlists.get, seat.user, playlist_id)
+        except NotFound:
+            return console.not_found(seat)
+        if playlist["origin"] == "file" or not may_write(seat.user, playlist["commune"]):
+            return console.not_found(seat)
+        if form.get("confirm") != "yes":
+            return await form_page(request, seat, values_of(playlist, playlist["commune"]), playlist=playlist,
+                                   errors=[_("playlists.error.confirm_delete")], status=422)
+        try:
+            await console.call(playlists.delete, seat.user, playlist_id)
+        except NotFound:
+            return console.not_found(seat)
+        return console.redirect("/console/playlists?" + urlencode({"commune": playlist["commune"], "done": "deleted"}))

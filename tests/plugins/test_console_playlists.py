@@ -289,6 +289,8 @@ def test_file_made_playlist_is_read_only_with_its_file(app, world, tmp_path):
         r = c.post(f"/console/playlists/{pid}", data=form(index, action="save", name="Đổi tên",
                                                           items=[b["Thu gom rác thải"]]))
         assert r.status_code == 200 and "Danh sách này lấy từ tệp cấu hình" in r.text
+        r = c.post(f"/console/playlists/{pid}/delete", data={"csrf_token": csrf(index), "confirm": "yes"})
+        assert r.status_code == 404
     assert hub.services.playlists.get(people["vanhanh"], pid)["name"] == "Bản tin từ tệp"
 
 
@@ -297,6 +299,26 @@ def test_playlist_form_js_is_served(app, world):
         assert '<script src="/console/static/playlist-form.js">' in c.get("/console/playlists/new").text
         r = c.get("/console/static/playlist-form.js")
         assert r.status_code == 200 and "normalize(\"NFD\")" in r.text
+
+
+def test_delete_needs_the_confirmation_and_the_right_to_write(app, world, tmp_path):
+    hub, people, b = world["hub"], world["people"], world["bulletins"]
+    pid = make(hub, people, [b["Thu gom rác thải"]], "Bản tin sáng")
+    for name in ("vanhanh-b", "giamsat"):
+        with signed_in(app, name) as c:
+            home = c.get("/console")
+            r = c.post(f"/console/playlists/{pid}/delete", data={"csrf_token": csrf(home.text), "confirm": "yes"})
+            assert r.status_code == 404 and count(hub) == 1
+    with signed_in(app, "vanhanh") as c:
+        page = c.get(f"/console/playlists/{pid}")
+        assert "Xóa danh sách phát" in page.text
+        assert c.post(f"/console/playlists/{pid}/delete", data={"confirm": "yes"}).status_code == 403
+        r = c.post(f"/console/playlists/{pid}/delete", data={"csrf_token": csrf(page.text)})
+        assert r.status_code == 422 and "Hãy đánh dấu ô xác nhận" in r.text and count(hub) == 1
+        r = c.post(f"/console/playlists/{pid}/delete", data={"csrf_token": csrf(page.text), "confirm": "yes"},
+                   follow_redirects=False)
+        assert r.status_code == 303 and count(hub) == 0
+        assert "Đã xóa danh sách phát." in c.get(r.headers["location"]).text
 
 
 def test_bad_from_date_shows_today(app, world):
