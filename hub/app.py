@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -149,7 +150,8 @@ def create_app(settings: Settings | None = None, *, pm=None) -> FastAPI:
             hub.close()
 
     app = FastAPI(title="grassroots-hub", version=__version__, lifespan=lifespan)
-    errors.install(app)
+    # A full database is an OperationalError from the store: answered 507 like a full disk.
+    errors.install(app, io_errors=(OSError, OperationalError))
     for router in routers():
         app.include_router(router)
     for _plugin, router in collect(pm, "hub_register_routes", settings=settings):

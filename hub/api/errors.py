@@ -8,7 +8,6 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hub.errors import HubError
@@ -31,7 +30,8 @@ def disk_full(exc: BaseException | None) -> bool:
     return False
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, io_errors: tuple[type[BaseException], ...] = (OSError,)) -> None:
+    """``io_errors``: the exception types a full disk shows up as (the app adds the store's)."""
     @app.exception_handler(HubError)
     async def _hub_error(_request: Request, exc: HubError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
@@ -61,8 +61,8 @@ def install(app: FastAPI) -> None:
         return await _unexpected(request, exc)
 
     # Handled here rather than as any Exception, so the answer is not also re-raised to the server.
-    app.add_exception_handler(OSError, _io_error)
-    app.add_exception_handler(OperationalError, _io_error)
+    for kind in io_errors:
+        app.add_exception_handler(kind, _io_error)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -18,7 +18,7 @@ from fastapi.responses import FileResponse
 from hub.plugin_api import Throttled, Unauthenticated
 
 from . import account, admin, bulletins, emergency, home, monitor, playlists, security
-from .pages import Console
+from .pages import Console, Seat
 from .settings import ConsoleSettings
 
 HERE = Path(__file__).parent
@@ -125,4 +125,15 @@ def make_router(settings: Any, options: ConsoleSettings) -> APIRouter:
 
     for module in (home, bulletins, emergency, admin, account, monitor, playlists):
         module.register(router, console)
+
+    # Last: any other /console address, and a GET of an address that only takes a form, is the
+    # Vietnamese "not found" page, never the API's JSON. (A plugin adding /console pages must be
+    # registered before this one, or use a prefix of its own.)
+    @router.api_route("/console/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
+    async def unknown(request: Request, rest: str) -> Response:
+        if rest.startswith("static/"):
+            return security.protect(Response(status_code=404))  # a file, not a page: no sign-in asked
+        seat = await console.seat(request)
+        return console.not_found(seat) if isinstance(seat, Seat) else seat
+
     return router

@@ -229,3 +229,15 @@ def test_a_session_keeps_the_idle_limit_it_was_made_with(client, alice, hub):
         row.idle_s = 60
         row.last_seen_at = row.last_seen_at - timedelta(seconds=61)
     assert client.get("/console", follow_redirects=False).status_code == 303, "idle past its own limit"
+
+
+def test_unknown_console_addresses_are_the_vietnamese_not_found_page(client, alice):
+    # Not signed in: to the sign-in page first, as every console page does.
+    r = client.get("/console/khong-co-trang-nay", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    sign_in(client)
+    for address in ("/console/khong-co-trang-nay", "/console/account/password", "/console/bulletins/x/y/z"):
+        r = client.get(address)
+        assert r.status_code == 404, address
+        assert r.headers["content-type"].startswith("text/html") and "detail" not in r.text
+        assert "Không tìm thấy" in r.text or "không tồn tại" in r.text.lower(), r.text[:300]
