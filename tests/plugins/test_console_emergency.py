@@ -405,3 +405,46 @@ def test_record_instead_in_chromium(record_world):
     view = hub.services.bulletins.find(bulletin_id)
     assert view["status"] == "pending" and view["priority"] == "emergency" and view["targets"] == ["LSN-CL"]
     assert view["recording_sha256"] and view["body"] == title
+
+
+@pytest.mark.slow
+def test_attach_a_recording_file_in_chromium(record_world, tmp_path):
+    """A recording made elsewhere (the phone's own recorder app): chosen as a file and attached."""
+    import subprocess
+
+    from playwright import sync_api
+
+    from tests.plugins.console_browser import SIZES, launch, look, sign_in
+
+    server, hub, _voice = record_world
+    take = tmp_path / "ban-tin.m4a"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=330:duration=3", "-ac", "1",
+                    "-c:a", "aac", str(take)], check=True)
+    title = "Thông báo cắt điện thôn Bản Vền"
+    with sync_api.sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            page = browser.new_context(viewport=SIZES["phone"]).new_page()
+            sign_in(page, server.url, "vanhanh", PASSWORD)
+            page.goto(server.url + "/console/emergency")
+            page.check("input[name=targets][value=LSN-CL]")
+            page.fill("#title", title)
+            page.check("input[name=confirm]")
+            page.click("button[name=action][value=record]")
+            page.wait_for_url("**/console/bulletins/*?recording=1")
+            bulletin_id = page.url.split("?")[0].rsplit("/", 1)[1]
+            page.set_input_files("#recording-file", str(take))
+            look(page, "emergency-record-file-chosen")
+            page.click("button.record-upload")
+            page.wait_for_selector("text=Đã có bản thu âm.", timeout=30_000)
+            look(page, "emergency-record-file-attached")
+        finally:
+            browser.close()
+    view = hub.services.bulletins.find(bulletin_id)
+    assert view["recording_sha256"] and view["status"] == "draft"
+    # What is stored is the hub's own check of that take: about 3 s long.
+    from hub.models import MediaObject
+
+    with hub.store.reader() as session:
+        record = session.get(MediaObject, view["recording_sha256"])
+    assert record.meta["role"] == "recording" and 2.5 <= record.meta["duration_s"] <= 4.0

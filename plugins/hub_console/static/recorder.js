@@ -16,6 +16,40 @@
     var text = box.getAttribute("data-msg-" + key) || key;
     status.textContent = text.replace("{detail}", detail || "");
   }
+  function attach(form) {
+    return fetch("/api/v1/bulletins/" + encodeURIComponent(box.getAttribute("data-bulletin")) + "/recording", {
+      method: "POST", body: form, credentials: "same-origin",
+      headers: { "X-CSRF-Token": box.getAttribute("data-csrf") }
+    }).then(function (r) {
+      if (r.ok) {
+        say("done");
+        window.setTimeout(function () { window.location.reload(); }, 800);
+        return null;
+      }
+      return r.json().then(function (j) { throw new Error((j && (j.detail || j.message)) || ("HTTP " + r.status)); },
+                           function () { throw new Error("HTTP " + r.status); });
+    });
+  }
+  // Or a file made elsewhere (a phone's own recorder app, a studio take): sent as it is; the hub
+  // checks and masters it.
+  var upload = box.querySelector(".recorder-upload");
+  var file = box.querySelector("#recording-file");
+  var uploadButton = box.querySelector(".record-upload");
+  if (upload && window.fetch && window.FormData) {
+    upload.hidden = false;
+    file.addEventListener("change", function () { uploadButton.disabled = !file.files.length; });
+    uploadButton.addEventListener("click", function () {
+      if (!file.files.length) { return; }
+      uploadButton.disabled = true;
+      say("sending");
+      var form = new FormData();
+      form.append("file", file.files[0], file.files[0].name);
+      attach(form).catch(function (e) {
+        uploadButton.disabled = false;
+        say("failed", e && e.message);
+      });
+    });
+  }
   if (!window.MediaRecorder || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     say("unsupported");
     return;
@@ -84,18 +118,7 @@
       if (buffer.duration < 0.3) { throw new Error("short"); }
       var form = new FormData();
       form.append("file", wav(buffer), "ghi-am.wav");
-      return fetch("/api/v1/bulletins/" + encodeURIComponent(box.getAttribute("data-bulletin")) + "/recording", {
-        method: "POST", body: form, credentials: "same-origin",
-        headers: { "X-CSRF-Token": box.getAttribute("data-csrf") }
-      });
-    }).then(function (r) {
-      if (r.ok) {
-        say("done");
-        window.setTimeout(function () { window.location.reload(); }, 800);
-        return null;
-      }
-      return r.json().then(function (j) { throw new Error((j && (j.detail || j.message)) || ("HTTP " + r.status)); },
-                           function () { throw new Error("HTTP " + r.status); });
+      return attach(form);
     }).catch(function (e) {
       send.disabled = false;
       if (e && e.message === "short") { say("short"); } else { say("failed", e && e.message); }
