@@ -25,6 +25,7 @@ import json
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -111,6 +112,7 @@ class Keyring:
         self._lock = threading.Lock()
         self._keys: list[SigningKey] = []
         self._loaded_mtime: float | None = None
+        self._checked_at = float("-inf")
         self.reload(create=True)
 
     # --- reading ---------------------------------------------------------------------------
@@ -134,7 +136,12 @@ class Keyring:
             self._loaded_mtime = index.stat().st_mtime
 
     def _fresh(self) -> None:
-        # Another process (``hub keys rotate``) may have changed the folder: a stat per call is cheap.
+        # Another process (``hub keys rotate``) may have changed the folder. Looked at once a second
+        # at most: this runs for every manifest answer, and a rotation can wait a second.
+        now = time.monotonic()
+        if now < self._checked_at + 1.0:
+            return
+        self._checked_at = now
         try:
             mtime = (self.folder / "keys.json").stat().st_mtime
         except FileNotFoundError:
