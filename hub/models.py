@@ -72,6 +72,9 @@ class Commune(Base):
     name: Mapped[str] = mapped_column(String(200))
     voice: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: The commune's outline as a GeoJSON Polygon or MultiPolygon geometry (``hub communes
+    #: import-geojson``); CAP alerts for the commune carry it as <polygon>s.
+    boundary: Mapped[dict[str, Any] | None] = mapped_column()
 
 
 class User(Base):
@@ -180,6 +183,11 @@ class Revision(Base):
     repeat_interval_s: Mapped[int | None] = mapped_column(Integer)
     #: An uploaded recording that airs instead of synthesised speech (part of the approved content).
     recording_sha256: Mapped[str | None] = mapped_column(String(64))
+    #: What a CAP alert of this revision says happened (<event>, <category>) and what people
+    #: should do (<instruction>); unset falls back to the web plugin's settings.
+    cap_event: Mapped[str | None] = mapped_column(String(120))
+    cap_category: Mapped[str | None] = mapped_column(String(16))
+    instruction: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
