@@ -50,6 +50,10 @@ class AgentSettings(BaseSettings):
     #: After an emergency starts, reports wait a random 0…this many seconds: the whole fleet
     #: reporting at once would slow the devices still downloading the emergency's audio.
     report_spread_s: float = Field(default=5.0, ge=0)
+    #: A stream (relay, live) whose player stops inside its slot is started again this long later,
+    #: doubling while it keeps failing, up to stream_retry_max_s.
+    stream_retry_s: float = Field(default=1.0, gt=0)
+    stream_retry_max_s: float = Field(default=8.0, gt=0)
     #: After SIGTERM, a player still running this long later gets SIGKILL.
     kill_grace_s: float = Field(default=3.0, gt=0)
     #: Media no longer in the manifest are evicted, least recently used first, above this size.

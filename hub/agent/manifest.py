@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,16 @@ class Media(BaseModel):
     mime: str = "audio/mpeg"
 
 
+class Stream(BaseModel):
+    """A relay (tiếp sóng) or a live broadcast: played from ``url`` for the item's slot, never cached."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    url: str = Field(pattern=r"^(?i:https?)://.+")
+    #: The slot's length; None for a live broadcast, which lasts until it leaves the manifest.
+    duration_s: float | None = Field(default=None, ge=0)
+
+
 class Item(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -34,7 +44,15 @@ class Item(BaseModel):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     interrupt: bool = False
-    media: Media
+    #: Exactly one of the two: a file to fetch, verify and play, or a stream to play for the slot.
+    media: Media | None = None
+    stream: Stream | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "Item":
+        if (self.media is None) == (self.stream is None):
+            raise ValueError("an item has exactly one of media and stream")
+        return self
 
     @property
     def urgent(self) -> bool:

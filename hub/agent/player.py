@@ -43,7 +43,8 @@ class Player:
     def describe(self) -> str:
         return shlex.join(self.argv) if self.argv else "(none found)"
 
-    def start(self, media: Path) -> subprocess.Popen:
+    def start(self, media: Path | str) -> subprocess.Popen:
+        """Run the player on a cached file's path, or on a stream's URL (mpg123 and ffplay take both)."""
         if not self.argv:
             raise PlayerMissing(f"no player: none of {', '.join(DEFAULTS)} is on PATH; set --player")
         stderr = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL

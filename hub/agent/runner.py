@@ -244,14 +244,15 @@ class Agent:
         for item in sorted(manifest.items, key=lambda i: (not i.urgent, i.starts_at)):
             # Anything that may still start is wanted: a short emergency whose manifest arrived
             # after its nominal end still plays within the tolerance.
-            if self._deadline(item, tolerance) > now and not self.outbox.is_done(item.key):
+            if (item.media is not None and self._deadline(item, tolerance) > now
+                    and not self.outbox.is_done(item.key)):
                 wanted.setdefault(item.media.sha256, item)
         failed = 0
         for sha256, item in wanted.items():
             if self.stopping.is_set() or self.fetch_now.is_set():
                 break  # a newer manifest first: it may hold an emergency
             try:
-                got = self.cache.fetch(client, item.media)
+                got = self.cache.fetch(client, item.media)  # type: ignore[arg-type]
             except (CorruptMedia, Refused, OSError) as exc:
                 log.warning("media %s: %s; will retry", sha256[:12], exc)
                 failed += 1
@@ -260,7 +261,7 @@ class Agent:
                 log.info("downloaded %s (%d bytes)", sha256[:12], got)
                 self.wake.set()
         try:
-            self.cache.evict({i.media.sha256 for i in manifest.items})
+            self.cache.evict({i.media.sha256 for i in manifest.items if i.media is not None})
         except OSError as exc:
             log.warning("cache eviction: %s", exc)
         return failed
@@ -351,7 +352,7 @@ class Agent:
             deadline = self._deadline(item, tolerance)
             if now > deadline:
                 self._give_up(item, now)
-            elif not self.cache.has(item.media.sha256):
+            elif item.media is not None and not self.cache.has(item.media.sha256):
                 self._waited.add(item.key)
                 soonest = min(soonest, deadline)
             else:
@@ -363,7 +364,10 @@ class Agent:
     @staticmethod
     def _deadline(item: Item, tolerance: timedelta) -> datetime:
         """The last instant an item may still start: the tolerance after its time, and for an
-        emergency also any time until its nominal end (a short one is never treated worse)."""
+        emergency also any time until its nominal end (a short one is never treated worse).
+        A stream (relay, live) is joined late for what is left of its slot, like a radio."""
+        if item.stream is not None:
+            return item.ends_at
         late = item.starts_at + tolerance
         return max(late, item.ends_at) if item.urgent else late
 
@@ -384,12 +388,16 @@ class Agent:
         tolerance = timedelta(seconds=self.settings.late_tolerance_s)
         for item in manifest.items if manifest else ():
             if (item.urgent and item.starts_at <= now <= self._deadline(item, tolerance)
-                    and self.cache.has(item.media.sha256) and not self.outbox.is_done(item.key)):
+                    and (item.media is None or self.cache.has(item.media.sha256))
+                    and not self.outbox.is_done(item.key)):
                 return item
         return None
 
     def play(self, item: Item) -> str:
         """Play one item to its end, or until stopped or an emergency is due; report it."""
+        if item.stream is not None:
+            return self.play_stream(item)
+        assert item.media is not None
         started = self.clock.now()
         try:
             proc = self.player.start(self.cache.path(item.media.sha256))
@@ -434,12 +442,109 @@ class Agent:
         self._set_status("error" if error else "idle", error)
         return result
 
-    def _finish(self, item: Item, result: str, started: datetime, ended: datetime, error: str | None = None) -> None:
+    def play_stream(self, item: Item) -> str:
+        """Play a stream item (a relay, or a live broadcast with ``interrupt``) for its slot; report it.
+
+        The player command gets the stream's URL instead of a file. It runs until the slot's end
+        (the item's ``ends_at`` in the current manifest: a live broadcast's end may move), until the
+        item leaves the manifest (a live broadcast stopped), until an emergency is due (for an item
+        that is not urgent itself) or the agent stops. A player that exits before then (the stream
+        dropped, or could not be reached) is started again after ``stream_retry_s``, doubling up to
+        ``stream_retry_max_s``. The report carries ``heard_s``: the seconds the player really ran,
+        not counting runs that failed within their first second (a refused connection), and
+        ``reconnects``. ``played`` if anything was heard and nothing cut it, ``interrupted`` if an
+        emergency or a shutdown did, ``failed`` if nothing was heard at all.
+        """
+        assert item.stream is not None
+        s = self.settings
+        url = item.stream.url
+        started = self.clock.now()
+        log.info("relaying %s from %s until %s (%s)", item.id, url, iso(item.ends_at), item.priority)
+        if item.urgent:
+            self.quiet_until = time.monotonic() + random.uniform(0, s.report_spread_s)
+        heard = 0.0
+        runs = 0
+        quick_failures = 0
+        result: str | None = None
+        error: str | None = None
+        while result is None:
+            current = self._current(item)
+            if current is None or self.clock.now() >= current.ends_at:
+                break
+            try:
+                proc = self.player.start(url)
+            except PlayerMissing as exc:
+                error = str(exc)
+                log.error("%s: %s", item.id, exc)
+                break
+            runs += 1
+            run_start = time.monotonic()
+            self._set_status("playing")
+            result = self._watch_stream(item, proc)
+            ran = time.monotonic() - run_start
+            if result is None and proc.returncode != 0 and ran < 1.0:
+                error = f"player exited with status {proc.returncode} at once (is the stream reachable?)"
+            else:
+                heard += ran
+            if result is not None:
+                break
+            current = self._current(item)
+            if current is None or self.clock.now() >= current.ends_at:
+                break
+            # The stream ended or dropped inside the slot: try again, a little later each time.
+            quick_failures = quick_failures + 1 if ran < s.stream_retry_max_s else 1
+            delay = min(s.stream_retry_max_s, s.stream_retry_s * 2 ** (quick_failures - 1))
+            left = (current.ends_at - self.clock.now()).total_seconds()
+            log.warning("%s: the stream stopped after %.1f s (status %s); reconnecting in %.1f s",
+                        item.id, ran, proc.returncode, min(delay, max(left, 0.0)))
+            if self.stopping.wait(min(delay, max(left, 0.0))):
+                result = "interrupted"
+        if result is None:
+            result = "played" if heard > 0 else "failed"
+        if result == "failed" and error is None:
+            error = "the stream could not be played"
+        extra = {"heard_s": round(heard, 1), "reconnects": max(0, runs - 1)}
+        self._finish(item, result, started, self.clock.now(), error=error if result == "failed" else None,
+                     extra=extra)
+        log.info("%s: %s, %.1f s heard, %d reconnect(s)", item.id, result, heard, extra["reconnects"])
+        self._set_status("error" if result == "failed" else "idle", error if result == "failed" else None)
+        return result
+
+    def _current(self, item: Item) -> Item | None:
+        """This item as the current manifest has it (its end may have moved), or None if it left."""
+        manifest = self.manifest
+        for other in manifest.items if manifest else ():
+            if other.id == item.id and other.stream is not None:
+                return other
+        return None
+
+    def _watch_stream(self, item: Item, proc: Any) -> str | None:
+        """Wait while the player runs; stop it at the slot's end or when cut. None: it ended by
+        itself or at the slot's end (played so far); else ``interrupted``."""
+        while proc.poll() is None:
+            current = self._current(item)
+            now = self.clock.now()
+            if self.stopping.is_set():
+                self.player.stop(proc)
+                return "interrupted"
+            if not item.urgent and (urgent := self._urgent_due()) is not None:
+                log.warning("emergency %s interrupts the relay %s", urgent.id, item.id)
+                self.player.stop(proc)
+                return "interrupted"
+            if current is None or now >= current.ends_at:
+                self.player.stop(proc)
+                return None
+            self.wake.wait(min(PLAY_CHECK_S, max(0.01, (current.ends_at - now).total_seconds())))
+            self.wake.clear()
+        return "interrupted" if self.stopping.is_set() else None
+
+    def _finish(self, item: Item, result: str, started: datetime, ended: datetime, error: str | None = None,
+                extra: dict[str, Any] | None = None) -> None:
         report: dict[str, Any] | None = None
         if result != "skipped":
             report = {"item_id": item.id, "bulletin_id": item.bulletin_id, "started_at": iso(started),
                       # A new clock sample during the play must not make it end before it began.
-                      "ended_at": iso(max(started, ended)), "result": result}
+                      "ended_at": iso(max(started, ended)), "result": result, **(extra or {})}
             if error:
                 report["error"] = error[:500]
         self.outbox.finish(item.key, result, report)
