@@ -30,7 +30,7 @@ LOOKBACK = timedelta(hours=12)
 LOOKAHEAD = timedelta(hours=12)
 
 Priority = Literal[PRIORITIES]
-Reason = Literal["playlist", "priority", "emergency"]
+Reason = Literal["playlist", "priority", "emergency", "live"]
 
 
 def _aware(value: datetime | None, what: str) -> None:
@@ -98,15 +98,53 @@ class MediaRef:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamRef:
+    """Audio a device plays from a URL rather than a stored file: a relay or a live broadcast."""
+
+    url: str
+    #: The slot's length; None for a live broadcast, which lasts until it leaves the manifest.
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSpec:
+    """A live broadcast (phát trực tiếp) to some communes, on air over ``[started_at, ends_at)``.
+
+    ``ends_at`` is the real end once it has stopped, else the longest it may last (the hub's
+    limit): the timeline is resolved again when it stops, from its real end.
+    """
+
+    id: str
+    priority: Literal["priority", "emergency"]
+    targets: tuple[str, ...]
+    started_at: datetime
+    ends_at: datetime
+    url: str
+
+    def __post_init__(self) -> None:
+        if self.priority not in ("priority", "emergency"):
+            raise Invalid(f"live broadcast {self.id}: priority must be priority or emergency")
+        for name in ("started_at", "ends_at"):
+            _aware(getattr(self, name), f"live broadcast {self.id}: {name}")
+
+    def targets_commune(self, commune: str) -> bool:
+        return "*" in self.targets or commune in self.targets
+
+
+@dataclass(frozen=True, slots=True)
 class PlaylistItem:
-    """A bulletin (its audio comes from the bulletin) or an uploaded file such as a jingle."""
+    """A bulletin (its audio comes from the bulletin), an uploaded file such as a jingle, or a
+    relay (tiếp sóng: a station's stream, played for its `duration_s`)."""
 
     bulletin_id: str | None = None
     media: MediaRef | None = None
+    stream: StreamRef | None = None
 
     def __post_init__(self) -> None:
-        if (self.bulletin_id is None) == (self.media is None):
-            raise Invalid("a playlist item holds exactly one of bulletin_id and media")
+        if sum(x is not None for x in (self.bulletin_id, self.media, self.stream)) != 1:
+            raise Invalid("a playlist item holds exactly one of bulletin_id, media and stream")
+        if self.stream is not None and self.stream.duration_s is None:
+            raise Invalid("a relay item needs its duration_s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,9 +211,13 @@ class Play:
     priority: Priority
     starts_at: datetime
     ends_at: datetime
-    media: MediaRef
-    #: Why it is there: listed by a playlist, inserted as a priority bulletin, or an emergency.
+    #: The file to play; None for a play of a stream (then ``stream`` is set).
+    media: MediaRef | None
+    #: Why it is there: listed by a playlist, inserted as a priority bulletin, an emergency, or live.
     reason: Reason
+    stream: StreamRef | None = None
+    #: The live broadcast this play carries (``reason == "live"``).
+    live_id: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -186,9 +228,9 @@ def _play_id(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:24]
 
 
-def _duration(media: MediaRef) -> timedelta:
+def _duration(media: MediaRef | StreamRef) -> timedelta:
     # Whole microseconds, rounded once, so that sums never drift between calls.
-    return timedelta(microseconds=round(media.duration_s * 1_000_000))
+    return timedelta(microseconds=round((media.duration_s or 0.0) * 1_000_000))
 
 
 def _audio(b: BulletinSpec) -> MediaRef:
@@ -204,9 +246,10 @@ class _Entry:
     id_parts: tuple[str, ...]
     bulletin: BulletinSpec | None
     playlist_id: str
-    media: MediaRef
+    media: MediaRef | None
     length: timedelta
     reason: Reason
+    stream: StreamRef | None = None
 
 
 @dataclass(slots=True)
@@ -223,7 +266,7 @@ class _Programme:
 
 
 class _Busy:
-    """Emergency plays, sorted and disjoint: other plays must fit around them."""
+    """Emergency and live plays, sorted and disjoint: other plays must fit around them."""
 
     def __init__(self, plays: list[Play]) -> None:
         self.starts = [p.starts_at for p in plays]
@@ -258,7 +301,8 @@ def _lay_out(entries: list[_Entry], start: datetime, busy: _Busy, out: list[Play
             out.append(Play(id=_play_id(*e.id_parts), bulletin_id=e.bulletin.id if e.bulletin else None,
                             playlist_id=e.playlist_id,
                             priority=e.bulletin.priority if e.bulletin else "normal",
-                            starts_at=s, ends_at=s + e.length, media=e.media, reason=e.reason))
+                            starts_at=s, ends_at=s + e.length, media=e.media, reason=e.reason,
+                            stream=e.stream))
         t = s + e.length
     return t
 
@@ -345,6 +389,14 @@ def _programmes(active: list[PlaylistSpec], usable: dict[str, BulletinSpec], sin
         seen = {b.id for b in firsts}
         rest: list[_Entry] = []
         for index, item in enumerate(p.items):
+            if item.stream is not None:
+                # A relay takes its slot like uploaded audio: it always plays, for its duration_s.
+                length = _duration(item.stream)
+                if length > timedelta(0):
+                    rest.append(_Entry(("playlist", p.id, key, str(index), "stream", item.stream.url,
+                                        repr(item.stream.duration_s)),
+                                       None, p.id, None, length, "playlist", item.stream))
+                continue
             if item.media is not None:
                 length = _duration(item.media)
                 if length > timedelta(0):
@@ -390,9 +442,66 @@ def _place(programmes: list[_Programme]) -> None:
         taken.insert(i, (s, s + prog.estimate))
 
 
+def _past(start: datetime, length: timedelta, blocks: Iterable[tuple[datetime, datetime]]) -> datetime:
+    """The earliest instant at or after `start` where `length` overlaps none of `blocks` (sorted)."""
+    for a, b in blocks:
+        if a < start + length and start < b:
+            start = b
+    return start
+
+
+def _lives(lives: Iterable[LiveSpec], commune: str) -> list[tuple[datetime, datetime, LiveSpec]]:
+    """The commune's live broadcasts, in order of start; one overlapping an earlier one starts when
+    that one ends (the hub refuses a second at once, so this is only a safeguard)."""
+    placed: list[tuple[datetime, datetime, LiveSpec]] = []
+    free = datetime.min.replace(tzinfo=UTC)
+    seen: set[str] = set()
+    for live in sorted(lives, key=lambda x: (x.started_at, x.id)):
+        if live.id in seen:
+            raise Invalid(f"live broadcast {live.id} given twice")
+        seen.add(live.id)
+        if not live.targets_commune(commune):
+            continue
+        start, end = max(live.started_at.astimezone(UTC), free), live.ends_at.astimezone(UTC)
+        if start < end:
+            placed.append((start, end, live))
+            free = end
+    return placed
+
+
+def _live_plays(placed: list[tuple[datetime, datetime, LiveSpec]], urgent: list[Play]) -> list[Play]:
+    """A live broadcast's plays: an emergency one whole; a priority one in the pieces that the
+    emergency bulletins' plays leave free (it is heard again after each)."""
+    plays: list[Play] = []
+    for start, end, live in placed:
+        pieces = [(start, end)]
+        if live.priority != "emergency":
+            pieces = []
+            t = start
+            for e in urgent:
+                if e.ends_at <= t or e.starts_at >= end:
+                    continue
+                if e.starts_at > t:
+                    pieces.append((t, e.starts_at))
+                t = max(t, e.ends_at)
+            if t < end:
+                pieces.append((t, end))
+        for k, (a, b) in enumerate(pieces):
+            plays.append(Play(id=_play_id("live", live.id, str(k)), bulletin_id=None, playlist_id=None,
+                              priority=live.priority, starts_at=a, ends_at=b, media=None, reason="live",
+                              stream=StreamRef(live.url), live_id=live.id))
+    return plays
+
+
+def live_play_ids(live_id: str, pieces: int = 32) -> list[str]:
+    """The ids a live broadcast's plays may carry (its first ``pieces`` pieces), to find their reports."""
+    return [_play_id("live", live_id, str(k)) for k in range(pieces)]
+
+
 def _emergencies(usable: dict[str, BulletinSpec], until: datetime, default_count: int,
-                 default_interval_s: int) -> list[Play]:
-    """Every emergency play up to `until`, queued first come first served so none overlap."""
+                 default_interval_s: int, blocks: Iterable[tuple[datetime, datetime]] = ()) -> list[Play]:
+    """Every emergency play up to `until`, queued first come first served so none overlap, and
+    after any emergency live broadcast (`blocks`) they would overlap."""
     nominal: list[tuple[datetime, datetime, str, int, BulletinSpec]] = []
     for b in usable.values():
         if b.priority != "emergency":
@@ -410,10 +519,10 @@ def _emergencies(usable: dict[str, BulletinSpec], until: datetime, default_count
     plays: list[Play] = []
     free = datetime.min.replace(tzinfo=UTC)
     for at, _, bid, k, b in nominal:
-        s = max(at, free)
+        length = _duration(_audio(b))
+        s = _past(max(at, free), length, blocks)
         if not b.valid_at(s):
             continue
-        length = _duration(_audio(b))
         plays.append(Play(id=_play_id("emergency", bid, str(k)), bulletin_id=bid, playlist_id=None,
                           priority="emergency", starts_at=s, ends_at=s + length,
                           media=_audio(b), reason="emergency"))
@@ -427,7 +536,7 @@ def _emergencies(usable: dict[str, BulletinSpec], until: datetime, default_count
 
 def resolve(playlists: Iterable[PlaylistSpec], bulletins: Iterable[BulletinSpec], commune: str,
             now: datetime, window: timedelta = DEFAULT_WINDOW, *, default_repeat_count: int = 3,
-            default_repeat_interval_s: int = 600) -> list[Play]:
+            default_repeat_interval_s: int = 600, lives: Iterable[LiveSpec] = ()) -> list[Play]:
     """Every play on `commune`'s loudspeakers that intersects [now, now + window), sorted by start.
 
     A play already in progress at `now` is included, so a device knows what should be on air.
@@ -436,8 +545,13 @@ def resolve(playlists: Iterable[PlaylistSpec], bulletins: Iterable[BulletinSpec]
     active, usable, now, end = _prepare(playlists, bulletins, commune, now, window)
     if window <= timedelta(0):
         return []
-    # 1. emergencies, fixed first: nothing else may move them.
-    urgent = _emergencies(usable, end + LOOKAHEAD, default_repeat_count, default_repeat_interval_s)
+    # 0. live broadcasts are on air when they are, 1. then emergencies (after an emergency live),
+    # fixed before everything else: nothing else may move them; a priority live yields to them.
+    placed = _lives(lives, commune)
+    blocks = [(a, b) for a, b, live in placed if live.priority == "emergency"]
+    urgent = _emergencies(usable, end + LOOKAHEAD, default_repeat_count, default_repeat_interval_s, blocks)
+    urgent.extend(_live_plays(placed, urgent))
+    urgent.sort(key=lambda p: p.starts_at)
     busy = _Busy(urgent)
     # 2. programmes and their contents, 3. who keeps their time when programmes overlap.
     programmes = _programmes(active, usable, now - LOOKBACK, end + LOOKAHEAD)
@@ -490,5 +604,5 @@ def conflicts(playlists: Iterable[PlaylistSpec], commune: str, now: datetime,
     return warnings
 
 
-__all__ = ["DAYS", "BulletinSpec", "LOCAL_TZ", "MediaRef", "Play", "PlaylistItem", "PlaylistSpec", "Schedule",
-           "conflicts", "resolve"]
+__all__ = ["DAYS", "BulletinSpec", "LOCAL_TZ", "LiveSpec", "MediaRef", "StreamRef", "Play", "PlaylistItem", "PlaylistSpec", "Schedule",
+           "conflicts", "live_play_ids", "resolve"]
