@@ -11,7 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from hub.api.deps import SESSION_COOKIE, HubDep, bearer_token
-from hub.errors import NotFound
+from hub.auth import DEVICE_PREFIX
+from hub.errors import NotFound, Unauthenticated
 from hub.http import not_modified
 from hub.media import SHA256_RE
 
@@ -37,7 +38,7 @@ def _from_memory(sha256: str, request: Request, hub) -> Response | None:
     if request.headers.get("range") or not SHA256_RE.match(sha256):
         return None
     media = hub.services.media
-    token = bearer_token(request) or request.query_params.get("token")
+    token = _token(request)
     data = hub.media.in_memory(sha256)
     mime = hub.media.mimes.get(sha256)
     audience = media.readable_now(sha256, token) if data is not None and mime is not None else None
@@ -55,7 +56,7 @@ def _get_media(sha256: str, request: Request, hub) -> Response:
     path = hub.media.path(sha256) if SHA256_RE.match(sha256) else None
     if path is None:
         raise NotFound("no such media")
-    token = bearer_token(request) or request.query_params.get("token")
+    token = _token(request)
     # A console page's <audio> and <img> send the sign-in cookie (same site: it is SameSite=Lax);
     # a read changes nothing, so no CSRF token is asked for.
     cookie = request.cookies.get(SESSION_COOKIE) if token is None else None
@@ -81,6 +82,23 @@ def _get_media(sha256: str, request: Request, hub) -> Response:
         if data is not None:
             return Response(data, media_type=mime, headers=headers)
     return _MediaFile(path, media_type=mime, use_range=use_range, headers=headers)
+
+
+def _token(request: Request) -> str | None:
+    """The caller's token: the Authorization header, or ``?token=`` for a device only.
+
+    A kiosk browser or a simple player cannot set a header, so a device may put its token in the
+    query; a user's token there would land in proxies' and browsers' histories (issue 14), so it
+    is refused rather than quietly ignored.
+    """
+    token = bearer_token(request)
+    if token is not None:
+        return token
+    query = request.query_params.get("token")
+    if query and not query.startswith(DEVICE_PREFIX):
+        raise Unauthenticated("only a device may send its token in the query; send a user's token in the "
+                              "Authorization header")
+    return query or None
 
 
 def _range_usable(header: str | None, size: int) -> bool | None:

@@ -26,7 +26,7 @@ from hub.services import Service, Transaction
 class MediaService(Service):
     def __init__(self, services) -> None:
         super().__init__(services)
-        self._audiences: dict[str, tuple[int, str]] = {}
+        self._audiences: dict[str, tuple[int, str, frozenset[str] | None]] = {}
 
     # --- a bulletin's recording -------------------------------------------------------------------
 
@@ -98,6 +98,19 @@ class MediaService(Service):
             return {"sha256": sha256, "url": f"/media/{sha256}", "bytes": row.bytes, "mime": row.mime,
                     "commune": row.commune, "meta": dict(row.meta or {})}
 
+    def programmes(self, principal: Principal, sha256s: list[str]) -> dict[str, dict[str, Any]]:
+        """Uploaded programme audio among ``sha256s`` that this principal may see (for every commune,
+        or one it sees): sha256 → ``{"title", "duration_s", "commune"}``, for the playlist form."""
+        wanted = sorted({s for s in sha256s if s})
+        if not wanted:
+            return {}
+        with self.reading() as session:
+            rows = session.scalars(select(MediaObject).where(MediaObject.sha256.in_(wanted))).all()
+        return {row.sha256: {"title": (row.meta or {}).get("title"), "duration_s": (row.meta or {}).get("duration_s"),
+                             "commune": row.commune}
+                for row in rows if row.uploaded_by is not None and (row.meta or {}).get("role") != "recording"
+                and (row.commune is None or principal.sees_commune(row.commune))}
+
     # --- who may read a file ----------------------------------------------------------------------
 
     def audience(self, sha256: str) -> str:
@@ -108,14 +121,18 @@ class MediaService(Service):
         Remembered per schedule generation (every approval, edit and withdrawal bumps it), but for
         ``none``: a fleet downloading an emergency at once must not queue on the database.
         """
+        return self._audience(sha256)[0]
+
+    def _audience(self, sha256: str) -> tuple[str, frozenset[str] | None]:
+        """:meth:`audience` and the communes a file airs in (None: every commune), remembered alike."""
         generation = self.hub.counter.value()
         cached = self._audiences.get(sha256)
         if cached is not None and cached[0] == generation:
-            return cached[1]
+            return cached[1], cached[2]
         with self.reading() as session:
             rows = session.execute(
                 select(Revision.channels, Bulletin.status, Bulletin.approved_revision, Bulletin.revision,
-                       Artifact.revision)
+                       Artifact.revision, Revision.targets)
                 .select_from(Artifact).join(Bulletin, Bulletin.id == Artifact.bulletin_id)
                 .join(Revision, (Revision.bulletin_id == Bulletin.id) & (Revision.revision == Artifact.revision))
                 .where(Artifact.sha256 == sha256)).all()
@@ -125,9 +142,20 @@ class MediaService(Service):
         # recording stays with the approvers even once that revision is approved.
         programme = upload is not None and upload.uploaded_by is not None and (upload.meta or {}).get("role") != "recording"
         recording = upload is not None and (upload.meta or {}).get("role") == "recording"
-        published = [channels for channels, status, approved, current, revision in rows
+        published = [(channels, targets) for channels, status, approved, current, revision, targets in rows
                      if status == "approved" and approved == revision == current]
-        if any("web" in channels for channels in published):
+        # Which communes may hear it: a device or an operator of another commune must not fetch a
+        # commune's announcements by their hash (issue 14). Programme audio: its upload's commune.
+        communes: set[str] | None = set()
+        for _channels, targets in published:
+            if "*" in (targets or []):
+                communes = None
+                break
+            communes.update(targets or [])
+        if communes is not None and programme:
+            communes = None if upload.commune is None else communes | {upload.commune}
+        targets = None if communes is None else frozenset(communes)
+        if any("web" in channels for channels, _targets in published):
             audience = "public"
         elif published or programme:
             audience = "audience"
@@ -139,11 +167,11 @@ class MediaService(Service):
             # Not remembered: a file's record and an artifact of a revision not yet approved are
             # stored without a new generation (no device must hear of them), and each turns "none"
             # into something else; every other change of audience comes with a new generation.
-            return audience
+            return audience, targets
         if len(self._audiences) > 100_000:
             self._audiences.clear()
-        self._audiences[sha256] = (generation, audience)
-        return audience
+        self._audiences[sha256] = (generation, audience, targets)
+        return audience, targets
 
     def readable_now(self, sha256: str, token: str | None) -> str | None:
         """The file's audience (``public`` or ``audience``) if this process knows, without any I/O,
@@ -155,11 +183,11 @@ class MediaService(Service):
         cached = self._audiences.get(sha256)
         if generation is None or cached is None or cached[0] != generation:
             return None
-        audience = cached[1]
+        audience, targets = cached[1], cached[2]
         if audience == "public":
             return audience
-        if audience == "audience" and token and token.startswith(DEVICE_PREFIX) \
-                and self.hub.device_tokens.cached(token) is not None:
+        device = self.hub.device_tokens.cached(token) if token and token.startswith(DEVICE_PREFIX) else None
+        if audience == "audience" and device is not None and _hears(device, targets):
             return audience
         return None
 
@@ -173,7 +201,7 @@ class MediaService(Service):
         may approve it, never to a device or the public. A device token is checked against the poll
         cache, without the database. ``principal`` is a caller the route already knows (signed in
         to the console)."""
-        audience = self.audience(sha256)
+        audience, targets = self._audience(sha256)
         if audience == "public":
             return
         hub = self.hub
@@ -181,6 +209,9 @@ class MediaService(Service):
         # ``principal``: already known (a console session); otherwise the token says who this is.
         principal = principal or device or hub.services.directory.authenticate(token)
         if audience == "none" or (audience == "approvers" and not domain.may_approve(principal)):
+            raise NotFound("no such media")
+        if audience == "audience" and not _hears(principal, targets):
+            # Another commune's announcement: not found, as CONTRACT §Errors says for its objects.
             raise NotFound("no such media")
 
     def mime(self, sha256: str) -> str:
@@ -193,3 +224,8 @@ class MediaService(Service):
             if record is not None:
                 self.hub.media.mimes[sha256] = known
         return known
+
+
+def _hears(principal: Principal, communes: frozenset[str] | None) -> bool:
+    """Whether a file airing in ``communes`` (None: everywhere) is this principal's to fetch."""
+    return communes is None or any(principal.sees_commune(code) for code in communes)
