@@ -104,6 +104,20 @@ class Settings(BaseSettings):
     #: The public address of this hub, used in feeds and QR codes.
     public_url: str = "http://127.0.0.1:8000"
 
+    #: Live broadcasts (docs/live.md): the Icecast 2 server the hub pushes to (``http://host:port``);
+    #: unset, live broadcasting is off. The hub starts no Icecast itself.
+    icecast_url: str | None = None
+    #: The address devices listen on, if not ``icecast_url`` (a public name, a CDN in front).
+    icecast_public_url: str | None = None
+    icecast_source_password: str = ""
+    #: If set, Icecast's listener_add calls must carry ``?key=`` with it (deploy/icecast/).
+    icecast_auth_key: str = ""
+    #: The longest a live broadcast may last, and how long the ingest waits for a browser gone quiet.
+    live_max_s: int = Field(default=3600, ge=10, le=6 * 3600)
+    live_idle_s: float = Field(default=5.0, gt=0, le=120)
+    #: The archive's loudness: the same as the speech plugin's mastered audio.
+    live_target_lufs: float = Field(default=-16.0, ge=-36.0, le=-8.0)
+
     _sections: dict[type, BaseSettings] = PrivateAttr(default_factory=dict)
 
     def section(self, model: type[Section]) -> Section:
