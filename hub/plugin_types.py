@@ -161,3 +161,6 @@ class TextNormalizer:
     name: str
     order: int
     normalize: Callable[[str], str]
+    #: Optional: given the finished spoken text, the words this plugin could not make readable,
+    #: as ``[{"token": …, "kind": …}]`` (the speech preview lists them for the editor).
+    unread: Callable[[str], list[dict[str, str]]] | None = None

@@ -20,6 +20,7 @@ from hub.plugin_types import TextNormalizer
 
 from . import steps
 from .lexicon import Lexicon, LexiconError, load_lexicon
+from .unread import unread_tokens
 
 __all__ = [
     "Lexicon",
@@ -29,6 +30,7 @@ __all__ = [
     "hub_register_text_normalizers",
     "load_lexicon",
     "normalize",
+    "unread_tokens",
 ]
 
 
@@ -71,7 +73,7 @@ def build_steps(lexicon_paths: Iterable[str | Path] = ()) -> list[TextNormalizer
         TextNormalizer(name="vi-dates-times", order=500, normalize=steps.dates_and_times),
         TextNormalizer(name="vi-units", order=590, normalize=steps.units),
         TextNormalizer(name="vi-numbers", order=600, normalize=steps.numbers),
-        TextNormalizer(name="vi-cleanup", order=900, normalize=steps.cleanup),
+        TextNormalizer(name="vi-cleanup", order=900, normalize=steps.cleanup, unread=unread_tokens),
     ]
 
 

@@ -103,6 +103,22 @@ _DATELINE_PREFIX = re.compile(
 _DATETIME_ONLY = re.compile(
     r"^(?:[\W0-9_hgHG]|(?i:thứ|hai|ba|tư|năm|sáu|bảy|chủ|nhật|ngày|lúc|giờ|gmt|am|pm|sáng|chiều|tối)(?![^\W\d_]))*$"
 )
+#: Photo and video credits inside a line: "(Ảnh: TTXVN)", "(ảnh minh họa)", "(Nguồn: Sở Y tế)",
+#: and a credit that closes a line after its last sentence ("… ra đồng. Ảnh: Minh Anh").
+_CREDIT_WORDS = (
+    "ảnh", "ảnh minh họa", "ảnh minh hoạ", "nguồn", "nguồn ảnh", "video", "clip", "tin, ảnh",
+    "bài, ảnh", "tin và ảnh", "bài và ảnh", "tin ảnh", "bài ảnh", "đồ họa", "đồ hoạ", "ảnh, video",
+)
+_CREDIT = rf"(?:{_phrases(_CREDIT_WORDS)})(?:[^\w\n]|_)*?:"
+_CREDIT_IN_BRACKETS = re.compile(
+    rf"[^\S\n]*\((?:[^\w\n()]|_)*(?:{_CREDIT}[^()\n]*|ảnh{_GAP}minh{_GAP}(?:họa|hoạ)(?:[^\w\n()]|_)*)\)",
+    re.IGNORECASE,
+)
+_CREDIT_AFTER_SENTENCE = re.compile(rf"(?<=[.!?…])[^\S\n]+(?:[^\w\n]|_)*{_CREDIT}[^\n]{{0,120}}$", re.IGNORECASE | re.MULTILINE)
+#: "Ảnh minh họa." opening a line that goes on ("Ảnh minh họa. Nguồn: internet").
+_CAPTION_OPENING = re.compile(rf"^(?:[^\w\n]|_)*ảnh{_GAP}minh{_GAP}(?:họa|hoạ)[^\S\n]*[.:]+[^\S\n]*", re.IGNORECASE | re.MULTILINE)
+#: A numbered photo caption: "Ảnh 1: Lãnh đạo tỉnh dự lễ".
+_NUMBERED_CAPTION = re.compile(rf"{_LEAD}(?:ảnh|hình|video|clip){_GAP}[0-9]{{1,2}}(?:[^\w\n]|_)*:", re.IGNORECASE)
 _GMT_LINE = re.compile(r"^[^\n]{0,60}GMT\s*\+\s*0?7\W*$", re.IGNORECASE)
 _SIGNATURE_TAG = re.compile(r"\((?:PV|CTV|BTV|TTXVN|TH|ST|st|tổng hợp|Tổng hợp|sưu tầm|Sưu tầm)$")
 _SIGNATURE_PREFIX = re.compile(r"(?:Nhóm PV|Nhóm phóng viên|PV|CTV|BTV)(?![^\W\d_])")
@@ -145,7 +161,8 @@ def _is_dateline(line: str) -> bool:
 
 
 def _is_byline(line: str) -> bool:
-    return bool(_BYLINE_WITH_COLON.match(line) or _BYLINE_BARE.match(line) or _is_dateline(line))
+    return bool(_BYLINE_WITH_COLON.match(line) or _BYLINE_BARE.match(line) or _NUMBERED_CAPTION.match(line)
+                or _is_dateline(line))
 
 
 def remove_clutter(text: str) -> str:
@@ -154,6 +171,11 @@ def remove_clutter(text: str) -> str:
     # A scheme that starts no readable address ("http://", "http://localhost") is dropped here,
     # before bylines are looked for, so that a second pass finds the same lines.
     text = _SCHEME.sub(lambda m: m.group(0) if _URL.match(m.string, m.start()) else "", text)
+    # Photo and video credits inside a line, then a caption opening a line, so what is left of
+    # it ("Nguồn: internet") is judged as a line of its own below.
+    text = _CREDIT_IN_BRACKETS.sub("", text)
+    text = _CREDIT_AFTER_SENTENCE.sub("", text)
+    text = _CAPTION_OPENING.sub("", text)
     kept = [line for line in text.split("\n") if not (_is_toolbar(line) or _is_byline(line))]
     # Short signatures at the end ("Thu Hà (PV)", "PV Hồng Nhung") are bylines too; lines with no
     # word at all are skipped over, since the cleanup step removes them anyway.
@@ -441,14 +463,25 @@ _MONTH_WORD = re.compile(rf"(?P<kw>{NOT_AFTER_LETTER}(?i:tháng)\s+)(?P<m>[0-9]{
 _DATE_CONTEXT = re.compile(
     r"(?i:ngày|hôm|sáng|trưa|chiều|tối|đêm|từ|đến|tới|và|hạn|trước|sau|hết|đầu|cuối|giữa|vào|lúc|dịp|nay|qua|mai|,)\s*$"
 )
+#: Words around a bare day/month that make it a share, not a date: "chiếm 1/2", "2/3 số hộ".
+_FRACTION_BEFORE = re.compile(
+    rf"{NOT_AFTER_LETTER}(?i:chiếm|khoảng|gần|hơn|đạt|được|còn|bằng|tỷ lệ|tỉ lệ|quá|trên|dưới|tới|lên|giảm|tăng)\s*$"
+)
+_FRACTION_AFTER = re.compile(
+    rf"\s*(?i:số|tổng|diện\s+tích|dân\s+số|lượng|khối\s+lượng|giá\s+trị|kinh\s+phí|phần|trong){NOT_BEFORE_LETTER}"
+)
 _TIME_HM = r"(?P<h{0}>[0-9]{{1,2}})(?:\s?[hH](?P<m{0}>[0-9]{{2}})?(?:\s?(?:'|p\b|phút))?|g(?P<g{0}>[0-9]{{2}})|:(?P<c{0}>[0-9]{{2}})(?::(?P<s{0}>[0-9]{{2}}))?)"
 _TIME = re.compile(
     rf"(?<![\w.,/:]){_TIME_HM.format(1)}(?:\s*[-–]\s*{_TIME_HM.format(2)})?(?![\w]|[.,:/][0-9])"
 )
 
 
+#: The most days of each month (February 29: a day/month pair has no year to check leap years).
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
 def _valid_dm(d: int, m: int) -> bool:
-    return 1 <= d <= 31 and 1 <= m <= 12
+    return 1 <= m <= 12 and 1 <= d <= _MONTH_DAYS[m - 1]
 
 
 def _date_words(d: int, m: int | None, y: int | None) -> str:
@@ -501,7 +534,13 @@ def dates_and_times(text: str) -> str:
         d, mo = int(m.group("d")), int(m.group("m"))
         padded = len(m.group("d")) == 2 and len(m.group("m")) == 2
         before = m.string[max(0, m.start() - 12) : m.start()]
-        if not _valid_dm(d, mo) or not (padded or _DATE_CONTEXT.search(before)):
+        after = m.string[m.end() : m.end() + 16]
+        if not _valid_dm(d, mo):
+            return None
+        # Bulletins carry dates far more often than fractions: a valid bare day/month ("kỷ niệm
+        # 30/4") is a date, unless a share is plainly meant ("chiếm 1/2", "2/3 số hộ").
+        if not (padded or _DATE_CONTEXT.search(before)) and (
+                _FRACTION_BEFORE.search(before) or _FRACTION_AFTER.match(after)):
             return None
         return ("ngày " if _needs_ngay(m) else "") + _date_words(d, mo, None)
 

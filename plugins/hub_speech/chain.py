@@ -63,6 +63,16 @@ def normalize_text(hook: Any, settings: Any, text: str) -> str:
     return "\n\n".join(out)
 
 
+def unread_words(hook: Any, settings: Any, spoken: str) -> list[dict[str, str]]:
+    """What the normaliser steps say they could not read in ``spoken`` (each token once)."""
+    seen: dict[str, dict[str, str]] = {}
+    for step in normalizers(hook, settings):
+        if step.unread is not None:
+            for item in step.unread(spoken):
+                seen.setdefault(item["token"], item)
+    return list(seen.values())
+
+
 def speech_text(title: str, body: str) -> str:
     """What a broadcast reads: the title as a sentence of its own, then the body."""
     title = title.strip()

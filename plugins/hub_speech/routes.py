@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hub.plugin_api import CurrentUser, HubDep, Invalid, refuse_nul
 from hub_speech.audio import SpeechSettings, check_upload
-from hub_speech.chain import normalize_text
+from hub_speech.chain import normalize_text, unread_words
 from hub_speech.renderer import process_upload, synthesize_to_mp3
 
 MIME = {"MP3": "audio/mpeg", "WAV": "audio/wav", "M4A": "audio/mp4", "OGG": "audio/ogg"}
@@ -50,10 +50,11 @@ def build_router() -> APIRouter:
     router = APIRouter(tags=["speech"])
 
     @router.post("/api/v1/speech/preview")
-    def preview(payload: PreviewIn, hub: HubDep, _user: CurrentUser) -> dict[str, str]:
-        """The normalised text the voice would read; no audio is made."""
+    def preview(payload: PreviewIn, hub: HubDep, _user: CurrentUser) -> dict[str, Any]:
+        """The normalised text the voice would read, and the words it could not read; no audio."""
         refuse_nul("text", payload.text)
-        return {"spoken_text": normalize_text(hub.registrations, hub.settings, payload.text)}
+        spoken = normalize_text(hub.registrations, hub.settings, payload.text)
+        return {"spoken_text": spoken, "unread": unread_words(hub.registrations, hub.settings, spoken)}
 
     @router.post("/api/v1/speech/preview.mp3", response_class=Response,
                  responses={200: {"content": {"audio/mpeg": {}}}})

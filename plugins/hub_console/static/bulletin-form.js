@@ -10,6 +10,23 @@
   if (meta && body && box && out && window.fetch) {
     var timer = null;
     var asked = 0;
+    // What the normaliser could not read (an unknown abbreviation, letters), so the editor fixes
+    // the text or adds a pronunciation before approving rather than hearing it spelt on air.
+    var unread = document.getElementById("unread");
+    var unreadList = document.getElementById("unread-list");
+    var showUnread = function (items) {
+      if (!unread || !unreadList) { return; }
+      while (unreadList.firstChild) { unreadList.removeChild(unreadList.firstChild); }
+      items.forEach(function (item) {
+        var li = document.createElement("li");
+        var word = document.createElement("strong");
+        word.textContent = item.token;
+        li.appendChild(word);
+        li.appendChild(document.createTextNode(" (" + (unread.getAttribute("data-" + item.kind) || item.kind) + ")"));
+        unreadList.appendChild(li);
+      });
+      unread.hidden = items.length === 0;
+    };
     var preview = function () {
       var text = body.value.trim();
       var mine = ++asked;
@@ -21,6 +38,7 @@
       }).then(function (r) { return r.ok ? r.json() : null; }).then(function (data) {
         if (mine !== asked || !data || typeof data.spoken_text !== "string") { return; }
         out.textContent = data.spoken_text;
+        showUnread(Array.isArray(data.unread) ? data.unread : []);
         box.hidden = false;
       }).catch(function () { /* no preview: the form still works */ });
     };
