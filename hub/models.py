@@ -410,3 +410,31 @@ class DeviceDay(Base):
 
 #: Where and when one bulletin played (the monitor's bulletin page).
 Index("ix_play_reports_bulletin_started", PlayReport.bulletin_id, PlayReport.started_at)
+
+
+class LiveBroadcast(Base):
+    """A live broadcast (phát trực tiếp): who spoke, to which communes, when, and its archive."""
+
+    __tablename__ = "live_broadcasts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    title: Mapped[str] = mapped_column(String(200))
+    priority: Mapped[str] = mapped_column(String(16))
+    targets: Mapped[list[str]] = mapped_column(JSON)
+    author_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    #: The ingest's key, hashed (hub/auth.py hash_token): who holds it may send the audio.
+    ingest_key_hash: Mapped[str] = mapped_column(String(64))
+    #: Where devices listen (Icecast's public address and this broadcast's mount).
+    stream_url: Mapped[str] = mapped_column(String(500))
+    #: open (waiting for audio) → on_air (audio reached Icecast) → ended.
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    #: The latest it may end (created_at + HUB_LIVE_MAX_S): the resolver's end while it is on air.
+    deadline_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    #: stopped | browser_gone | no_audio | limit | failed
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(Text)
+    archive_sha256: Mapped[str | None] = mapped_column(String(64))
+    archive_duration_s: Mapped[float | None] = mapped_column(Float)
