@@ -270,11 +270,17 @@ def register(router: APIRouter, console: Console) -> None:
         def gather() -> dict[str, Any]:
             rows, _total = bulletins.listing(user, status="approved", commune=values["commune"], q=q or None,
                                              limit=CANDIDATES)
+            uploads = console.hub(request).services.media.programmes(
+                user, [v[6:] for v in values["items"] if v.startswith("media:")])
             chosen = []
             for value in values["items"]:
                 if value.startswith("media:"):
-                    chosen.append({"value": value, "title": _("playlists.item.media"), "priority": "normal",
-                                   "audio": {"url": f"/media/{value[6:]}"}})
+                    found = uploads.get(value[6:])
+                    chosen.append({"value": value, "priority": "normal", "media": True,
+                                   "title": (found or {}).get("title") or _("playlists.item.media"),
+                                   "duration_s": (found or {}).get("duration_s"),
+                                   "audio": {"url": f"/media/{value[6:]}"} if found else None,
+                                   "missing": found is None})
                     continue
                 try:
                     b = bulletins.get(user, value)

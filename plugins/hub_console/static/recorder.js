@@ -1,7 +1,11 @@
-// The recorder on a bulletin's page: record from the microphone (MediaRecorder), listen back, and
-// attach it with POST /api/v1/bulletins/{id}/recording (multipart "file", the session's CSRF token
-// in X-CSRF-Token). The hub takes MP3, WAV, M4A or OGG and Chromium records WebM, so the take is
-// decoded here and sent as a 16-bit mono WAV. Texts come from the page (data-msg-*), in Vietnamese.
+// The recorder: record from the microphone (MediaRecorder), listen back, and send the take, or a
+// file made elsewhere, to the section's data-upload-url as multipart "file" (plus the section's
+// input[data-upload-field] values), with the session's CSRF token in X-CSRF-Token. On a bulletin's
+// page that is POST /api/v1/bulletins/{id}/recording and the page reloads; on the playlist form it
+// is POST /api/v1/media (data-after="event") and a "recorder:done" event carries the hub's answer
+// to the page's own script. The hub takes MP3, WAV, M4A or OGG and Chromium records WebM, so a take
+// is decoded here and sent as a 16-bit mono WAV. XMLHttpRequest, not fetch, so that the upload's
+// progress shows in the section's <progress>. Texts come from the page (data-msg-*), in Vietnamese.
 (function () {
   "use strict";
   var box = document.querySelector("section.recorder");
@@ -12,22 +16,44 @@
   var send = box.querySelector(".record-send");
   var playback = box.querySelector(".record-playback");
   var status = box.querySelector(".record-status");
+  var progress = box.querySelector(".record-progress");
   function say(key, detail) {
     var text = box.getAttribute("data-msg-" + key) || key;
     status.textContent = text.replace("{detail}", detail || "");
   }
   function attach(form) {
-    return fetch("/api/v1/bulletins/" + encodeURIComponent(box.getAttribute("data-bulletin")) + "/recording", {
-      method: "POST", body: form, credentials: "same-origin",
-      headers: { "X-CSRF-Token": box.getAttribute("data-csrf") }
-    }).then(function (r) {
-      if (r.ok) {
-        say("done");
-        window.setTimeout(function () { window.location.reload(); }, 800);
-        return null;
+    Array.prototype.forEach.call(box.querySelectorAll("input[data-upload-field]"), function (field) {
+      if (field.value) { form.append(field.getAttribute("data-upload-field"), field.value); }
+    });
+    return new Promise(function (resolve, reject) {
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", box.getAttribute("data-upload-url"));
+      xhr.setRequestHeader("X-CSRF-Token", box.getAttribute("data-csrf"));
+      xhr.responseType = "json";
+      if (progress) {
+        progress.value = 0;
+        progress.hidden = false;
+        xhr.upload.addEventListener("progress", function (e) {
+          if (e.lengthComputable) { progress.value = Math.round(100 * e.loaded / e.total); }
+        });
       }
-      return r.json().then(function (j) { throw new Error((j && (j.detail || j.message)) || ("HTTP " + r.status)); },
-                           function () { throw new Error("HTTP " + r.status); });
+      xhr.addEventListener("load", function () {
+        var answer = xhr.response;
+        if (xhr.status >= 200 && xhr.status < 300) {
+          if (progress) { progress.value = 100; }
+          say("done");
+          if (box.getAttribute("data-after") === "event") {
+            box.dispatchEvent(new CustomEvent("recorder:done", { bubbles: true, detail: answer }));
+          } else {
+            window.setTimeout(function () { window.location.reload(); }, 800);
+          }
+          resolve(answer);
+          return;
+        }
+        reject(new Error((answer && (answer.detail || answer.message)) || ("HTTP " + xhr.status)));
+      });
+      xhr.addEventListener("error", function () { reject(new Error("network")); });
+      xhr.send(form);
     });
   }
   // Or a file made elsewhere (a phone's own recorder app, a studio take): sent as it is; the hub
@@ -35,7 +61,7 @@
   var upload = box.querySelector(".recorder-upload");
   var file = box.querySelector("#recording-file");
   var uploadButton = box.querySelector(".record-upload");
-  if (upload && window.fetch && window.FormData) {
+  if (upload && window.FormData) {
     upload.hidden = false;
     file.addEventListener("change", function () { uploadButton.disabled = !file.files.length; });
     uploadButton.addEventListener("click", function () {
