@@ -121,7 +121,10 @@ def load_inputs(session: Session, commune: str, now: datetime) -> tuple[list, li
     for playlist in session.scalars(select(Playlist).where(Playlist.commune == commune, Playlist.enabled)):
         items = []
         for item in playlist.items:
-            if "media" in item:
+            if "stream_url" in item:
+                items.append(scheduler.PlaylistItem(stream=scheduler.StreamRef(
+                    url=item["stream_url"], duration_s=float(item["duration_s"]))))
+            elif "media" in item:
                 media = session.get(MediaObject, item["media"])
                 ref = _media_ref(media.sha256, media.bytes, media.meta, media.mime) if media else None
                 if ref is not None:
@@ -172,14 +175,22 @@ def _dumps(value: Any) -> bytes:
 
 
 def play_view(play: scheduler.Play) -> dict[str, Any]:
-    return {
+    view: dict[str, Any] = {
         "id": play.id, "bulletin_id": play.bulletin_id, "playlist_id": play.playlist_id,
         "priority": play.priority, "reason": play.reason,
         "starts_at": _iso(play.starts_at), "ends_at": _iso(play.ends_at),
         "interrupt": play.priority == "emergency",
-        "media": {"url": f"/media/{play.media.sha256}", "sha256": play.media.sha256, "bytes": play.media.bytes,
-                  "duration_s": round(play.media.duration_s, 3), "mime": play.media.mime},
     }
+    if play.stream is not None:
+        # A relay: the device plays the URL for the slot; the hub never fetches it (docs/scheduling.md).
+        duration = play.stream.duration_s
+        view["stream"] = {"url": play.stream.url, "duration_s": None if duration is None else round(duration, 3)}
+    else:
+        assert play.media is not None
+        view["media"] = {"url": f"/media/{play.media.sha256}", "sha256": play.media.sha256,
+                         "bytes": play.media.bytes, "duration_s": round(play.media.duration_s, 3),
+                         "mime": play.media.mime}
+    return view
 
 
 # --- the per-device cache --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -59,6 +60,30 @@ class ScheduleIn(BaseModel):
         return self
 
 
+#: The longest relay slot: a whole night's programme is 6 hours.
+MAX_RELAY_S = 6 * 3600
+
+
+def check_stream_url(value: str) -> str:
+    """An http(s) URL with a host and nothing that a player or a log could misread; else ValueError."""
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("stream_url must not hold spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"stream_url is not a valid URL: {exc}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError("stream_url must be an http:// or https:// address")
+    if not parts.hostname:
+        raise ValueError("stream_url has no host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("stream_url must not carry a user name or password")
+    if port == 0:
+        raise ValueError("stream_url has port 0")
+    return value
+
+
 class ItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -67,11 +92,25 @@ class ItemIn(BaseModel):
     bulletin_ref: str | None = Field(default=None, max_length=600, pattern=r"^[^:]+:.+$")
     #: sha256 of uploaded audio (POST /api/v1/media).
     media: str | None = Field(default=None, max_length=64)
+    #: A relay (tiếp sóng): a station's http(s) stream, played by the devices for duration_s.
+    #: The hub never fetches it (only the explicit stream check does; hub/stream_check.py).
+    stream_url: str | None = Field(default=None, min_length=1, max_length=2000)
+    duration_s: int | None = Field(default=None, ge=1, le=MAX_RELAY_S)
+
+    @field_validator("stream_url")
+    @classmethod
+    def _stream_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_stream_url(value)
 
     @model_validator(mode="after")
     def _one(self) -> "ItemIn":
-        if sum(value is not None for value in (self.bulletin_id, self.bulletin_ref, self.media)) != 1:
-            raise ValueError("an item has exactly one of bulletin_id, bulletin_ref or media")
+        chosen = (self.bulletin_id, self.bulletin_ref, self.media, self.stream_url)
+        if sum(value is not None for value in chosen) != 1:
+            raise ValueError("an item has exactly one of bulletin_id, bulletin_ref, media or stream_url")
+        if self.stream_url is not None and self.duration_s is None:
+            raise ValueError("a relay item (stream_url) needs duration_s, its length in seconds")
+        if self.stream_url is None and self.duration_s is not None:
+            raise ValueError("duration_s belongs to a relay item (stream_url) only")
         return self
 
 
@@ -113,6 +152,8 @@ def check_items(session: Session, commune: str, items: list[ItemIn]) -> None:
             if found is None:
                 raise Invalid(f"items[{index}]: no bulletin from {item.bulletin_ref}")
             item.bulletin_id, item.bulletin_ref = found, None
+        if item.stream_url is not None:
+            continue  # checked by its shape only: the hub never fetches a user's URL here
         if item.bulletin_id is not None:
             bulletin = session.get(Bulletin, item.bulletin_id)
             if bulletin is None or bulletin.status != "approved" or bulletin.approved_revision != bulletin.revision:

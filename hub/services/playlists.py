@@ -150,8 +150,10 @@ def _programmes(playlists: list[scheduler.PlaylistSpec], plays: list[scheduler.P
     runs: dict[tuple[str, datetime | None], dict[str, Any]] = {}
     for play in plays:
         view = {"id": play.id, "bulletin_id": play.bulletin_id, "priority": play.priority, "reason": play.reason,
-                "starts_at": play.starts_at, "ends_at": play.ends_at, "media_sha256": play.media.sha256,
-                "duration_s": round(play.media.duration_s, 1)}
+                "starts_at": play.starts_at, "ends_at": play.ends_at,
+                "media_sha256": play.media.sha256 if play.media else None,
+                "stream_url": play.stream.url if play.stream else None,
+                "duration_s": round((play.ends_at - play.starts_at).total_seconds(), 1)}
         spec = specs.get(play.playlist_id or "")
         nominal = _nominal(spec.schedule, play.starts_at) if spec else None
         run = runs.get((spec.id, nominal)) if spec else None
