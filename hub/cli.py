@@ -183,6 +183,34 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from hub.backup import backup
+
+    _print(backup(settings, Path(args.file)).as_dict())
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from hub.backup import restore
+
+    _print(restore(settings, Path(args.file)).as_dict())
+    return 0
+
+
+def cmd_db_copy(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.backup import copy_database
+    from hub.config import Settings as Target
+
+    target = Target(data_dir=settings.data_dir, database_url=args.to).sqlalchemy_url
+    _print({"from": settings.sqlalchemy_url.split("@")[-1], "to": target.split("@")[-1],
+            "rows": copy_database(settings.sqlalchemy_url, target)})
+    return 0
+
+
 def build_parser(pm=None, settings: Settings | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="grassroots-hub: bulletins to loudspeakers, boards and feeds")
     parser.add_argument("--version", action="version", version=f"grassroots-hub {__version__}")
@@ -258,6 +286,16 @@ def build_parser(pm=None, settings: Settings | None = None) -> argparse.Argument
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
     p = command("upgrade", cmd_db_upgrade, "migrate the database schema (default: to the newest)", db)
     p.add_argument("revision", nargs="?", default="head")
+    p = command("copy", cmd_db_copy, "copy every row of this hub's database (it may keep running) into another, "
+                                     "empty one, e.g. SQLite to PostgreSQL (docs/deploy.md)", db)
+    p.add_argument("--to", required=True, metavar="URL", help="the target, e.g. postgresql://hub@db/hub")
+
+    p = command("backup", cmd_backup, "write one archive of the database, media store and signing keys "
+                                      "(the hub may keep running)")
+    p.add_argument("file", metavar="FILE")
+    p = command("restore", cmd_restore, "restore an archive into an empty data folder (or empty HUB_DATABASE_URL), "
+                                        "checking every media file's hash")
+    p.add_argument("file", metavar="FILE")
 
     if pm is not None:
         pm.hook.hub_register_commands(subparsers=sub, settings=settings)
