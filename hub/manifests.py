@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from hub import changes, scheduler
+from hub import changes, live, scheduler
 from hub.auth import Principal
 from hub.clock import LOCAL_TZ as TZ
 from hub.clock import utcnow
@@ -150,7 +150,8 @@ def schedule_of(raw: dict[str, Any]) -> scheduler.Schedule:
 
 def resolve_commune(session: Session, commune: str, now: datetime, window_start: datetime) -> CommuneState:
     playlists, bulletins, artifacts = load_inputs(session, commune, now)
-    plays = scheduler.resolve(playlists, bulletins, commune, window_start, WINDOW)
+    lives = live.live_specs(session, commune, now)
+    plays = scheduler.resolve(playlists, bulletins, commune, window_start, WINDOW, lives=lives)
     slides = []
     for spec in sorted(bulletins, key=lambda b: (PRIORITY_RANK[b.priority], -b.approved_at.timestamp(), b.id)):
         if spec.valid_from is not None and spec.valid_from > now + WINDOW:
@@ -167,6 +168,7 @@ def resolve_commune(session: Session, commune: str, now: datetime, window_start:
                 "valid_until": _iso(spec.valid_until) if spec.valid_until else None,
             })
     edges = [t for spec in bulletins for t in (spec.valid_from, spec.valid_until) if t is not None and t > now]
+    edges += [spec.ends_at for spec in lives if spec.ends_at > now]  # a live broadcast's limit
     return CommuneState(plays=tuple(plays), slides=tuple(slides), stale_at=min(edges, default=None))
 
 
@@ -179,9 +181,15 @@ def play_view(play: scheduler.Play) -> dict[str, Any]:
         "id": play.id, "bulletin_id": play.bulletin_id, "playlist_id": play.playlist_id,
         "priority": play.priority, "reason": play.reason,
         "starts_at": _iso(play.starts_at), "ends_at": _iso(play.ends_at),
-        "interrupt": play.priority == "emergency",
+        "interrupt": play.priority == "emergency" or play.reason == "live",
     }
-    if play.stream is not None:
+    if play.live_id is not None:
+        # A live broadcast: Icecast lets the device in with its own token as the password
+        # (``auth: device``, docs/live.md); it lasts until it leaves the manifest.
+        assert play.stream is not None
+        view["live_id"] = play.live_id
+        view["stream"] = {"url": play.stream.url, "duration_s": None, "auth": "device"}
+    elif play.stream is not None:
         # A relay: the device plays the URL for the slot; the hub never fetches it (docs/scheduling.md).
         duration = play.stream.duration_s
         view["stream"] = {"url": play.stream.url, "duration_s": None if duration is None else round(duration, 3)}

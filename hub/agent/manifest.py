@@ -8,6 +8,7 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -32,6 +33,16 @@ class Stream(BaseModel):
     url: str = Field(pattern=r"^(?i:https?)://.+")
     #: The slot's length; None for a live broadcast, which lasts until it leaves the manifest.
     duration_s: float | None = Field(default=None, ge=0)
+    #: ``device``: the server (Icecast, for a live broadcast) lets in only a device of a targeted
+    #: commune; the agent sends its own token as the HTTP password (``device:<token>@host``).
+    auth: Literal["device"] | None = None
+
+    def url_for(self, token: str) -> str:
+        """The URL the player opens: with this device's credentials when the stream asks for them."""
+        if self.auth != "device" or not token:
+            return self.url
+        scheme, _, rest = self.url.partition("://")
+        return f"{scheme}://device:{quote(token, safe='')}@{rest}"
 
 
 class Item(BaseModel):

@@ -457,9 +457,9 @@ class Agent:
         """
         assert item.stream is not None
         s = self.settings
-        url = item.stream.url
+        url = item.stream.url_for(self.settings.token.get_secret_value())
         started = self.clock.now()
-        log.info("relaying %s from %s until %s (%s)", item.id, url, iso(item.ends_at), item.priority)
+        log.info("relaying %s from %s until %s (%s)", item.id, item.stream.url, iso(item.ends_at), item.priority)
         if item.urgent:
             self.quiet_until = time.monotonic() + random.uniform(0, s.report_spread_s)
         heard = 0.0

@@ -48,6 +48,7 @@ class Services:
         from hub.services.devices import DeviceService
         from hub.services.directory import DirectoryService
         from hub.services.history import PlayHistory
+        from hub.services.live import LiveService
         from hub.services.media import MediaService
         from hub.services.monitoring import MonitoringService
         from hub.services.playlists import PlaylistService
@@ -65,6 +66,7 @@ class Services:
         self.sessions = SessionService(self)
         self.audit = AuditService(self)
         self.history = PlayHistory(self)
+        self.live = LiveService(self)
 
     @contextmanager
     def transaction(self, tx: Transaction | None = None) -> Iterator[Transaction]:

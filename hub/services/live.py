@@ -1,0 +1,272 @@
+"""Live broadcasts: open, ingest (the browser's audio through ffmpeg to Icecast), stop, archive.
+
+Every door (the API, the console's "Phát trực tiếp" page) calls these. The ingest connections of
+this process are held here: a broadcast's audio arrives on one WebSocket at a time; the browser
+gone for more than ``HUB_LIVE_IDLE_S`` (no audio, or the connection closed and not opened again)
+ends the broadcast, as does ``stop`` or its ``HUB_LIVE_MAX_S`` limit. A stop made through another
+process is seen by the ingest within a second (it reads the row).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from hub import changes, live, scheduler
+from hub.auth import Principal
+from hub.clock import utcnow
+from hub.errors import NotFound
+from hub.models import Device, LiveBroadcast, MediaObject, PlayReport, User
+from hub.services import Service
+
+log = logging.getLogger(__name__)
+
+INGEST_PATH = "/api/v1/live/{id}/ingest"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@dataclass
+class _Run:
+    """This process's ingest of one broadcast, across the connections the browser makes."""
+
+    broadcast_id: str
+    title: str
+    work: Path
+    deadline: datetime
+    recordings: list[Path] = field(default_factory=list)
+    encoder: live.Encoder | None = None
+    connected: bool = False
+    on_air: bool = False
+    #: Seconds this connection has sent nothing.
+    quiet_s: float = 0.0
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    idle: asyncio.Task | None = None
+
+
+class LiveService(Service):
+    def __init__(self, services) -> None:
+        super().__init__(services)
+        self._runs: dict[str, _Run] = {}
+
+    # --- the broadcast ---------------------------------------------------------------------------
+
+    def open(self, principal: Principal, title: str, targets: list[str], priority: str) -> dict[str, Any]:
+        """A new broadcast, waiting for audio; its view carries ``ingest_path`` with the key."""
+        settings = self.hub.settings
+        live.require_icecast(settings)
+        with self.transaction() as t:
+            row, key = live.open_broadcast(t.session, settings, principal, title, targets, priority)
+            view = self._view(t.session, row)
+        view["ingest_path"] = INGEST_PATH.format(id=row.id) + f"?key={key}"
+        return view
+
+    def get(self, principal: Principal, broadcast_id: str) -> dict[str, Any]:
+        with self.reading() as session:
+            row = live.visible(session, principal, broadcast_id)
+            view = self._view(session, row)
+            view["plays"] = self._plays(session, row)
+        return view
+
+    def list(self, principal: Principal, limit: int = 50) -> list[dict[str, Any]]:
+        """The broadcast log, newest first: who spoke, when, to which communes, the play reports."""
+        if principal.is_device:
+            raise NotFound("not found")
+        with self.reading() as session:
+            rows = session.scalars(select(LiveBroadcast).order_by(LiveBroadcast.created_at.desc()).limit(limit * 4))
+            out = []
+            for row in rows:
+                if principal.role == "operator" and principal.commune not in row.targets:
+                    continue
+                view = self._view(session, row)
+                view["plays"] = self._plays(session, row)
+                out.append(view)
+                if len(out) == limit:
+                    break
+        return out
+
+    def stop(self, principal: Principal, broadcast_id: str) -> dict[str, Any]:
+        with self.reading() as session:
+            live.may_stop(principal, live.visible(session, principal, broadcast_id))
+        self._end(broadcast_id, "stopped")
+        return self.get(principal, broadcast_id)
+
+    def _end(self, broadcast_id: str, reason: str, error: str | None = None) -> bool:
+        """End it in the store (devices are told at once); this process's ingest then stops."""
+        with self.transaction() as t:
+            row = t.session.get(LiveBroadcast, broadcast_id)
+            ended = row is not None and live.end(row, reason, error)
+            if ended and row.started_at is not None:
+                changes.bump(t.session)
+        run = self._runs.get(broadcast_id)
+        if run is not None:
+            run.ended.set()
+        if ended:
+            log.info("live broadcast %s ended: %s%s", broadcast_id, reason, f" ({error})" if error else "")
+        return ended
+
+    def _view(self, session, row: LiveBroadcast) -> dict[str, Any]:
+        author = session.get(User, row.author_id)
+        return {
+            "id": row.id, "title": row.title, "priority": row.priority, "targets": list(row.targets),
+            "status": row.status, "author": author.name if author else None, "author_id": row.author_id,
+            "stream_url": row.stream_url, "created_at": _iso(row.created_at), "started_at": _iso(row.started_at),
+            "ended_at": _iso(row.ended_at), "end_reason": row.end_reason, "error": row.error,
+            "archive": None if row.archive_sha256 is None else {
+                "url": f"/media/{row.archive_sha256}", "sha256": row.archive_sha256,
+                "duration_s": row.archive_duration_s},
+        }
+
+    def _plays(self, session, row: LiveBroadcast) -> list[dict[str, Any]]:
+        ids = scheduler.live_play_ids(row.id)
+        reports = session.execute(
+            select(PlayReport, Device.name).join(Device, Device.id == PlayReport.device_id)
+            .where(PlayReport.item_id.in_(ids)).order_by(PlayReport.started_at)).all()
+        return [{"device": device_name, "device_id": report.device_id, "commune": report.commune,
+                 "started_at": _iso(report.started_at), "ended_at": _iso(report.ended_at), "result": report.result}
+                for report, device_name in reports]
+
+    # --- Icecast's URL authentication --------------------------------------------------------------
+
+    def listener(self, mount_path: str, token: str | None) -> live.ListenerCheck:
+        """Whether Icecast may let this listener (a device token, as its password) into the mount."""
+        tokens = self.hub.device_tokens
+        device = (tokens.cached(token) or tokens.lookup(token)) if token else None
+        with self.reading() as session:
+            return live.may_listen(session, mount_path, device)
+
+    # --- the ingest --------------------------------------------------------------------------------
+
+    def connect(self, broadcast_id: str, key: str | None) -> _Run:
+        """A browser's connection to the ingest: the broadcast must be open (or on air) and the key
+        its own; NotFound otherwise, and nothing goes on air."""
+        with self.reading() as session:
+            row = session.get(LiveBroadcast, broadcast_id) if len(broadcast_id) == 32 else None
+            if row is None or row.status == "ended" or not live.key_matches(row, key):
+                raise NotFound("no such live broadcast open for audio")
+            title, deadline = row.title, row.deadline_at
+        run = self._runs.get(broadcast_id)
+        if run is None:
+            work = Path(tempfile.mkdtemp(prefix=f"live-{broadcast_id[:8]}-", dir=self._work_root()))
+            run = self._runs[broadcast_id] = _Run(broadcast_id, title, work, deadline)
+        if run.connected:
+            raise NotFound("this broadcast's audio is already coming from another connection")
+        if run.idle is not None:
+            run.idle.cancel()
+            run.idle = None
+        run.connected = True
+        return run
+
+    def _work_root(self) -> Path:
+        root = self.hub.settings.data_dir / "live"
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+
+    async def start_encoder(self, run: _Run) -> live.Encoder:
+        recording = run.work / f"part-{len(run.recordings):03d}.flac"
+        run.recordings.append(recording)
+        encoder = live.Encoder(self.hub.settings, run.broadcast_id, recording, run.title)
+        await encoder.start()
+        run.encoder = encoder
+        return encoder
+
+    async def went_on_air(self, run: _Run) -> None:
+        """The first audio reached Icecast: the broadcast is on air, the devices are told."""
+        if run.on_air:
+            return
+        run.on_air = True
+        await asyncio.to_thread(self._mark_on_air, run.broadcast_id)
+
+    def _mark_on_air(self, broadcast_id: str) -> None:
+        with self.transaction() as t:
+            row = t.session.get(LiveBroadcast, broadcast_id)
+            if row is not None and row.status == "open":
+                row.status = "on_air"
+                row.started_at = utcnow()
+                changes.bump(t.session)
+
+    def ended_elsewhere(self, run: _Run) -> bool:
+        """Whether the broadcast was ended (by another process, or its limit passed)."""
+        if run.ended.is_set():
+            return True
+        if utcnow() >= run.deadline:
+            self._end(run.broadcast_id, "limit")
+            return True
+        with self.reading() as session:
+            row = session.get(LiveBroadcast, run.broadcast_id)
+            status = row.status if row is not None else "ended"
+        if status == "ended":
+            run.ended.set()
+        return run.ended.is_set()
+
+    async def end_broadcast(self, run: _Run, reason: str, error: str | None = None) -> None:
+        await asyncio.to_thread(self._end, run.broadcast_id, reason, error)
+
+    async def disconnect(self, run: _Run) -> None:
+        """The connection is gone: close its encoder; the broadcast ends if it does not come back
+        within ``HUB_LIVE_IDLE_S``; once ended, the archive is made."""
+        run.connected = False
+        if run.encoder is not None:
+            code = await run.encoder.close()
+            if code not in (0, None) and run.encoder.error_text():
+                log.info("live %s: ffmpeg ended with %s: %s", run.broadcast_id, code, run.encoder.error_text())
+            run.encoder = None
+        if run.ended.is_set():
+            await self._archive(run)
+            return
+
+        async def wait_for_browser() -> None:
+            try:
+                await asyncio.wait_for(run.ended.wait(), self.hub.settings.live_idle_s)
+            except asyncio.TimeoutError:
+                await self.end_broadcast(run, "browser_gone")
+            if not run.connected:
+                await self._archive(run)
+
+        run.idle = asyncio.create_task(wait_for_browser())
+
+    async def _archive(self, run: _Run) -> None:
+        if self._runs.get(run.broadcast_id) is not run:
+            return
+        del self._runs[run.broadcast_id]
+        try:
+            await asyncio.to_thread(self._store_archive, run)
+        except Exception:
+            log.exception("live %s: archive", run.broadcast_id)
+        finally:
+            shutil.rmtree(run.work, ignore_errors=True)
+
+    def _store_archive(self, run: _Run) -> None:
+        settings = self.hub.settings
+        made = live.master(run.recordings, run.work, settings.live_target_lufs)
+        if made is None:
+            return
+        sha256 = self.hub.media.put(made.data)
+        with self.transaction() as t:
+            row = t.session.get(LiveBroadcast, run.broadcast_id)
+            if t.session.get(MediaObject, sha256) is None:
+                # role "recording": kept for the department (editors, admins), never offered to air.
+                t.session.add(MediaObject(sha256=sha256, bytes=len(made.data), mime="audio/mpeg", meta={
+                    "role": "recording", "kind": "live-archive", "broadcast_id": run.broadcast_id,
+                    "title": run.title, "duration_s": round(made.duration_s, 3),
+                    "loudness_lufs": made.loudness_lufs}, uploaded_by=row.author_id if row else None))
+            if row is not None:
+                row.archive_sha256 = sha256
+                row.archive_duration_s = round(made.duration_s, 3)
+        log.info("live %s archived: %s (%.1f s, %s LUFS)", run.broadcast_id, sha256[:12], made.duration_s,
+                 made.loudness_lufs)
+
+    async def close_all(self) -> None:
+        """At shutdown: end every broadcast this process carries."""
+        for run in list(self._runs.values()):
+            await self.end_broadcast(run, "failed", "the hub stopped")
