@@ -7,7 +7,7 @@
 - everyone: emergencies on air now, with a withdraw button for who may withdraw them.
 
 ``GET /console/home/tasks`` answers the same task lists as an HTML fragment (same include), which
-static/home.js fetches every few seconds to keep the page current; without script the page is
+static/live.js fetches every few seconds to keep the page current; without script the page is
 whole as it is. The buttons post to ``/console/home/approve`` and ``/console/home/withdraw``.
 """
 

@@ -8,8 +8,9 @@
   and its plays today (the operator's view of the commune's devices), and its airtime per day;
 - ``/console/monitor/bulletins/{id}``: where and when one bulletin played, and where it did not.
 
-Each page's changing part is an include that ``…/live`` answers alone; static/monitor.js fetches
-it every few seconds and swaps it in (as home.js does for /console/home/tasks). Without script
+Each page's changing part is an include that ``…/live`` answers alone (the ``live`` macro of
+monitor/_macros.html); static/live.js, the console's one poller (the home page's too), fetches
+it every 5 s and swaps it in. Without script
 the page is whole as served, and its date form is a plain GET. Reads go to
 ``hub.services.monitoring`` (devices, airtime) and ``hub.services.history`` (PlayHistory).
 """

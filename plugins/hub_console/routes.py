@@ -25,9 +25,9 @@ HERE = Path(__file__).parent
 FONTS = ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf")
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 STATIC["admin.js"] = "text/javascript"  # the administration pages' copy buttons
-STATIC.update({"home.js": "text/javascript", "recorder.js": "text/javascript"})  # home page refresh, recorder
+STATIC.update({"live.js": "text/javascript", "recorder.js": "text/javascript"})  # pages kept current (home, monitor), recorder
 STATIC["bulletin-form.js"] = "text/javascript"  # the bulletin form: what the loudspeaker will say
-STATIC.update({"monitor.js": "text/javascript", "monitor.css": "text/css"})  # monitoring pages: refresh, charts
+STATIC["monitor.css"] = "text/css"  # monitoring pages: charts
 STATIC["playlist-form.js"] = "text/javascript"  # the playlist form: the bulletin list narrows as one types
 
 

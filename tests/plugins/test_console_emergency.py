@@ -220,7 +220,7 @@ def test_emergency_path_in_chromium_to_the_loudspeaker(path_world):
             assert "CHƯA phát" in editor.inner_text("main")
             bulletin_id = editor.url.split("?")[0].rsplit("/", 1)[1]
 
-            # The approver's page, never reloaded: home.js brings the bulletin in, at the top.
+            # The approver's page, never reloaded: live.js brings the bulletin in, at the top.
             first = approver.locator("#h-pending + ul.tasks li.task").first
             first.filter(has_text=title).wait_for(timeout=SHOWN_S * 1000)
             t_shown = time.time()

@@ -136,8 +136,8 @@ def test_emergency_on_air_and_withdraw(app, hub, world):
 def test_tasks_fragment_for_the_page_script(app, hub, world):
     with signed_in(app, "bientap") as c:
         page = c.get("/console")
-        assert 'src="/console/static/home.js"' in page.text and 'data-src="/console/home/tasks"' in page.text
-        assert c.get("/console/static/home.js").status_code == 200
+        assert 'src="/console/static/live.js"' in page.text and 'data-src="/console/home/tasks" data-every="3"' in page.text
+        assert c.get("/console/static/live.js").status_code == 200
         before = c.get("/console/home/tasks")
         assert before.status_code == 200 and "<html" not in before.text and "Không có tin nào chờ" in before.text
         make(hub, world["bientap2"], "Tin mới đến")
