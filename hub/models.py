@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -332,6 +333,8 @@ class PlayReport(Base):
     ended_at: Mapped[datetime] = mapped_column()
     result: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: For a stream (relay, live): the seconds the device really played it, reconnects excluded.
+    heard_s: Mapped[float | None] = mapped_column(Float, default=None)
 
 
 class Source(Base):

@@ -126,6 +126,8 @@ class PlayIn(BaseModel):
     started_at: datetime
     ended_at: datetime
     result: Literal["played", "interrupted", "failed"]
+    #: A stream's play (relay, live): the seconds really heard (docs/agent.md).
+    heard_s: float | None = Field(default=None, ge=0, le=7 * 86400)
 
     _tz = field_validator("started_at", "ended_at")(lambda cls, v: _aware(v))
 

@@ -29,6 +29,8 @@ class Play:
     started_at: datetime
     ended_at: datetime
     result: str
+    #: A stream's play (relay, live): how many seconds the device really played it.
+    heard_s: float | None = None
 
 
 class DeviceService(Service):
@@ -67,7 +69,8 @@ class DeviceService(Service):
                 report = PlayReport(
                     device_id=device.id, report_id=play.report_id, commune=device.commune, item_id=play.item_id,
                     bulletin_id=play.bulletin_id, priority=priorities.get(play.bulletin_id),
-                    started_at=play.started_at, ended_at=play.ended_at, result=play.result)
+                    started_at=play.started_at, ended_at=play.ended_at, result=play.result,
+                    heard_s=play.heard_s)
                 session.add(report)
                 added.append(report)
                 accepted += 1
