@@ -1,7 +1,7 @@
 """The durable render pipeline: approval enqueues jobs; workers claim them with a lease and run them.
 
-A job is one (bulletin revision, renderer). Claiming is a compare-and-set on (id, attempts), so any
-number of workers in any number of processes (or machines, on PostgreSQL) can share the table. A
+A job is one (bulletin revision, renderer). Claiming is a compare-and-set on (id, attempts) (on
+PostgreSQL after locking the candidate rows with FOR UPDATE SKIP LOCKED), so any number of workers in any number of processes (or machines, on PostgreSQL) can share the table. A
 worker that dies leaves its lease to expire and the job is claimed again; a finished job records its
 artifacts in the same transaction that marks it done, and only if the lease is still its own, so no
 artifact is stored twice.
@@ -175,11 +175,16 @@ class Pipeline:
             and_(Job.status == "queued", Job.run_after <= now),
             and_(Job.status == "running", Job.lease_until < now),
         )
+        candidates_query = (select(Job.id, Job.attempts, Job.status)
+                            .where(claimable, Job.renderer.in_(list(self.renderers)))
+                            .order_by(Job.priority, Job.run_after, Job.id).limit(8))
+        if self.store.dialect == "postgresql":
+            # Row locks, skipping rows another worker holds: concurrent claimers take different jobs
+            # instead of racing for the first one (the compare-and-set below then always wins).
+            # SQLite has no row locks; its writers are serialised by BEGIN IMMEDIATE instead.
+            candidates_query = candidates_query.with_for_update(skip_locked=True)
         with self.store.session() as session:
-            candidates = session.execute(
-                select(Job.id, Job.attempts, Job.status).where(claimable, Job.renderer.in_(list(self.renderers)))
-                .order_by(Job.priority, Job.run_after, Job.id).limit(8)
-            ).all()
+            candidates = session.execute(candidates_query).all()
             for job_id, attempts, status in candidates:
                 if status == "running" and attempts >= self.settings.job_max_attempts:
                     # The worker died on each try (a crash, not an exception): stop retrying it.

@@ -27,7 +27,26 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def normalise_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` (what administrators write) mean psycopg 3 here."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql", "postgres://"))
+
+
+#: Connections per process on PostgreSQL: the pool's resting size and how far it may grow under load
+#: (uvicorn's thread pool runs up to 40 requests at once; render workers and the scheduler add a few).
+PG_POOL_SIZE = 10
+PG_MAX_OVERFLOW = 30
+
+
 def make_engine(url: str, *, writer: bool = True) -> Engine:
+    url = normalise_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -44,13 +63,20 @@ def make_engine(url: str, *, writer: bool = True) -> Engine:
             dbapi_connection.isolation_level = None
 
         return engine
+    if url.startswith("postgresql"):
+        # SQLAlchemy's QueuePool over psycopg 3 connections (docs.sqlalchemy.org, dialects/postgresql
+        # "psycopg"): pre-ping replaces a connection the server dropped (a restart, a failover).
+        # The session time zone is UTC, as SQLite's stored text is, so that date_trunc/date() in
+        # roll-ups and reports cut days the same on both stores; the columns are timestamptz.
+        return create_engine(url, pool_pre_ping=True, pool_size=PG_POOL_SIZE, max_overflow=PG_MAX_OVERFLOW,
+                             pool_timeout=30, connect_args={"options": "-c timezone=UTC"})
     return create_engine(url, pool_pre_ping=True)
 
 
 def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
     return cfg
 
 
@@ -71,7 +97,9 @@ class Store:
     """Owns the engines; hands out sessions that commit on success and roll back on error."""
 
     def __init__(self, url: str) -> None:
+        url = normalise_url(url)
         self.url = url
+        self.dialect = "sqlite" if url.startswith("sqlite") else url.split(":", 1)[0].split("+", 1)[0]
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         #: Called after a commit that changed what devices must play (see hub/changes.py).

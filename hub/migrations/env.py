@@ -17,7 +17,10 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = create_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    url = config.get_main_option("sqlalchemy.url")
+    # On PostgreSQL the session runs in UTC, as the hub's own connections do (hub/store.py).
+    extra = {"connect_args": {"options": "-c timezone=UTC"}} if url.startswith("postgresql") else {}
+    engine = create_engine(url, poolclass=pool.NullPool, **extra)
     with engine.connect() as connection:
         # Batch mode lets ALTER TABLE steps work on SQLite as well as PostgreSQL.
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
