@@ -299,6 +299,7 @@ def restore(settings: Settings, archive: Path) -> Report:
             os.replace(partial, database)
         elif kind == "sqlite":
             _check_sqlite(dump)
+            migrate(f"sqlite:///{dump}")  # an older hub's backup: brought to this schema before the copy
             report.rows = copy_database(f"sqlite:///{dump}", url)
         elif kind == "postgresql" and not _is_sqlite(url):
             _pg_tool("pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",

@@ -21,9 +21,11 @@ from hub.models import Base, MediaObject
 from hub.runtime import Hub
 
 
-def run_hub(*args: str, data: Path, check: bool = True) -> subprocess.CompletedProcess:
+def run_hub(*args: str, data: Path, database: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "HUB_DATA_DIR": str(data)}
     env.pop("HUB_DATABASE_URL", None)
+    if database:
+        env["HUB_DATABASE_URL"] = database
     done = subprocess.run([sys.executable, "-m", "hub.cli", *args], env=env, capture_output=True, text=True,
                           timeout=120)
     if check:
@@ -55,7 +57,8 @@ def write_load(hub: Hub, stop: threading.Event, written: list[int]) -> None:
         written.append(n)
 
 
-def test_backup_under_write_load_restores_every_row_and_file(settings: Settings, tmp_path: Path) -> None:
+def test_backup_under_write_load_restores_every_row_and_file(settings: Settings, tmp_path: Path,
+                                                             empty_database, new_pg_database) -> None:
     source = Hub.open(settings)
     stop, written = threading.Event(), []
     load = threading.Thread(target=write_load, args=(source, stop, written), daemon=True)
@@ -64,7 +67,7 @@ def test_backup_under_write_load_restores_every_row_and_file(settings: Settings,
         while len(written) < 5:
             stop.wait(0.05)
         # Another process backs up while this one keeps writing.
-        run_hub("backup", str(tmp_path / "during.tar"), data=settings.data_dir)
+        run_hub("backup", str(tmp_path / "during.tar"), data=settings.data_dir, database=settings.database_url)
         during = len(written)
     finally:
         stop.set()
@@ -72,11 +75,11 @@ def test_backup_under_write_load_restores_every_row_and_file(settings: Settings,
     assert during > 5, "the load did not keep writing while the backup ran"
 
     restored = tmp_path / "restored"
-    report = run_hub("restore", str(tmp_path / "during.tar"), data=restored)
+    report = run_hub("restore", str(tmp_path / "during.tar"), data=restored, database=empty_database)
     assert '"media_files"' in report.stdout
     # A torn copy would break the audit log's hash chain or name media the archive lacks.
-    run_hub("audit", "verify", data=restored)
-    back = Hub.open(Settings(data_dir=restored, workers=0))
+    run_hub("audit", "verify", data=restored, database=empty_database)
+    back = Hub.open(Settings(data_dir=restored, database_url=empty_database, workers=0))
     try:
         with back.store.reader() as session:
             names = [m.sha256 for m in session.query(MediaObject)]
@@ -93,7 +96,8 @@ def test_backup_under_write_load_restores_every_row_and_file(settings: Settings,
 
     # Once the writes stop, a second backup restored elsewhere equals the source exactly.
     backup(settings, tmp_path / "after.tar")
-    again = Settings(data_dir=tmp_path / "again", workers=0)
+    again = Settings(data_dir=tmp_path / "again", workers=0,
+                     database_url=new_pg_database() if settings.database_url else None)
     restore(again, tmp_path / "after.tar")
     assert compare_databases(settings.sqlalchemy_url, again.sqlalchemy_url) == {}
     assert media_files(again.data_dir) == media_files(settings.data_dir)
@@ -124,8 +128,12 @@ def test_restore_refuses_a_damaged_archive_and_a_folder_with_data(settings: Sett
     assert done.returncode == 2 and "damaged" in done.stderr
     assert not (target.data_dir / "hub.db").exists() and not media_files(target.data_dir)
 
-    # Into a folder that already holds a hub: refused, nothing changed.
-    before = (settings.data_dir / "hub.db").read_bytes()
-    with pytest.raises(BackupError, match="empty data folder"):
-        restore(settings, tmp_path / "good.tar")
-    assert (settings.data_dir / "hub.db").read_bytes() == before
+    # Into a folder (and database) that already holds a hub: refused, nothing changed.
+    hub = Hub.open(settings)
+    try:
+        before = rows(hub)
+        with pytest.raises(BackupError, match="empty data folder"):
+            restore(settings, tmp_path / "good.tar")
+        assert rows(hub) == before
+    finally:
+        hub.close()
