@@ -37,8 +37,11 @@ from hub.models import (
     Revision,
 )
 from hub.services import Service
+from hub.validation import sane_date
 
 MAX_DAYS = 366
+#: Airtime answers whose scheduled counts are remembered at once (scopes × periods asked).
+SCHEDULED_CACHED = 256
 #: Who may watch: the department, and operators for their own commune.
 WATCHERS = ("monitor", "editor", "admin", "operator")
 
@@ -47,12 +50,18 @@ def _day(value: str | None, default: date, name: str) -> date:
     if value is None:
         return default
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise Invalid(f"{name} must be a date YYYY-MM-DD, got {value!r}") from None
+    return sane_date(name, day)  # 9999-12-31 and a day more overflowed: a 500 (issue 14)
 
 
 class MonitoringService(Service):
+    def __init__(self, services) -> None:
+        super().__init__(services)
+        #: (communes, first day, last day) → (schedule generation, scheduled counts); see _scheduled_counts.
+        self._scheduled_cache: dict[tuple[tuple[str, ...], date, date], tuple[int, dict[tuple[str, date], int]]] = {}
+
     def check_store(self) -> None:
         """Raise if the store cannot answer a query (liveness)."""
         with self.reading() as session:
@@ -140,12 +149,31 @@ class MonitoringService(Service):
             query = query.where(Commune.code == commune)
         return list(session.scalars(query))
 
-    @staticmethod
-    def _scheduled(session: Session, rows: dict[tuple[str, date], dict[str, Any]], codes: list[str],
+    def _scheduled(self, session: Session, rows: dict[tuple[str, date], dict[str, Any]], codes: list[str],
                    start_day: date, end_day: date) -> None:
-        for (code, day), count in scheduled_counts(session, codes, start_day, end_day).items():
+        for (code, day), count in self._scheduled_counts(session, codes, start_day, end_day).items():
             if (code, day) in rows:
                 rows[(code, day)]["scheduled"] = count
+
+    def _scheduled_counts(self, session: Session, codes: list[str], start_day: date,
+                          end_day: date) -> dict[tuple[str, date], int]:
+        """``scheduled_counts`` (the scheduler run over every commune and day: the costly part of an
+        airtime answer), remembered per schedule generation. Every change that can alter a schedule
+        bumps the counter (hub/changes.py), and the resolution is a pure function of that state, so
+        a remembered answer is the same answer; the console's monitoring pages, polled every 5 s,
+        then cost only the roll-up reads. The generation is read before resolving: a change made
+        meanwhile leaves an older generation on the entry, and the next call resolves again."""
+        generation = self.hub.counter.value()
+        key = (tuple(codes), start_day, end_day)
+        cache = self._scheduled_cache
+        hit = cache.get(key)
+        if hit is not None and hit[0] == generation:
+            return hit[1]
+        counts = scheduled_counts(session, codes, start_day, end_day)
+        if len(cache) >= SCHEDULED_CACHED:
+            cache.clear()
+        cache[key] = (generation, counts)
+        return counts
 
     # --- airtime from the roll-ups ----------------------------------------------------------------
 
@@ -433,6 +461,7 @@ def _month(value: str | None) -> tuple[date, date]:
             first = datetime.strptime(value, "%Y-%m").date()
         except ValueError:
             raise Invalid(f"month must be YYYY-MM, got {value!r}") from None
+        sane_date("month", first)  # 9999-12 has no following month: it overflowed (a 500)
     following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
     return first, following - timedelta(days=1)
 
