@@ -9,7 +9,8 @@ cluster is for one machine's tests only, never for a hub that serves anyone.
 
 Command line (what ./dev test uses)::
 
-    python -m hub.pgcluster start DIR   # prints the server URL (postgresql://postgres@127.0.0.1:PORT/)
+    python -m hub.pgcluster start DIR [PID]  # prints the server URL (postgresql://postgres@127.0.0.1:PORT/);
+                                             # with PID, stops it by itself once that process is gone
     python -m hub.pgcluster stop DIR
 """
 
@@ -100,6 +101,13 @@ class Cluster:
             raise RuntimeError(f"PostgreSQL did not start: {exc.stderr}\n{log}") from exc
         return self
 
+    def watch(self, owner_pid: int) -> None:
+        """Start a watchdog process that stops the cluster and removes its folder once ``owner_pid``
+        is gone, so a test run killed before its clean-up (a timeout, kill -9) leaves no server behind."""
+        subprocess.Popen([sys.executable, "-m", "hub.pgcluster", "watch", str(self.root), str(owner_pid)],
+                         start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, close_fds=True)
+
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
             self._cmd(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False)
@@ -142,13 +150,36 @@ def wait_ready(url: str, timeout: float = 30.0) -> None:
             time.sleep(0.1)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] not in ("start", "stop"):
-        print("usage: python -m hub.pgcluster start|stop DIR", file=sys.stderr)
+    """``start DIR [OWNER_PID]`` prints the URL (with OWNER_PID, a watchdog stops the cluster when
+    that process ends); ``stop DIR`` stops it; ``watch DIR PID`` is the watchdog itself."""
+    if len(argv) < 2 or argv[0] not in ("start", "stop", "watch"):
+        print("usage: python -m hub.pgcluster start DIR [OWNER_PID] | stop DIR", file=sys.stderr)
         return 2
-    cluster = Cluster(Path(argv[1]))
+    root = Path(argv[1])
+    if argv[0] == "watch":
+        owner = int(argv[2])
+        while _alive(owner) and (root / "data").exists():
+            time.sleep(1)
+        if (root / "data").exists():
+            Cluster(root, port=0).stop()
+            shutil.rmtree(root, ignore_errors=True)
+        return 0
+    cluster = Cluster(root)
     if argv[0] == "start":
         cluster.start()
+        if len(argv) > 2:
+            cluster.watch(int(argv[2]))
         print(cluster.url)
     else:
         cluster.stop()

@@ -104,6 +104,7 @@ def pg_server() -> Iterator[str]:
     cluster = Cluster(root)
     try:
         cluster.start()
+        cluster.watch(os.getpid())  # stops it even if this run is killed before the finally below
         yield cluster.url
     finally:
         cluster.stop()
