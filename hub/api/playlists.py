@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.deps import CurrentUser, HubDep
 from hub.playlists import PlaylistIn
@@ -16,6 +17,18 @@ router = APIRouter(prefix="/api/v1/playlists", tags=["playlists"])
 @router.post("", status_code=201)
 def create_playlist(payload: PlaylistIn, user: CurrentUser, hub: HubDep) -> dict[str, Any]:
     return hub.services.playlists.create(user, payload)
+
+
+class StreamCheckIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(min_length=1, max_length=2000)
+
+
+@router.post("/check-stream")
+def check_stream(payload: StreamCheckIn, user: CurrentUser, hub: HubDep) -> dict[str, Any]:
+    """Connect briefly to a relay's stream and say what answered; 422 for a loopback or private address."""
+    return hub.services.playlists.check_stream(user, payload.url)
 
 
 @router.get("")

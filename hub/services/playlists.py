@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import manifests, scheduler
+from hub import manifests, scheduler, stream_check
 from hub import playlists as domain
 from hub.auth import Principal
 from hub.clock import LOCAL_TZ
@@ -19,6 +21,7 @@ from hub.manifests import conflicts_for_commune
 from hub.models import Bulletin, Commune, Revision, utcnow
 from hub.services import Service
 
+log = logging.getLogger(__name__)
 PlaylistIn = domain.PlaylistIn
 #: How far ahead conflicts between a commune's programmes are looked for.
 WARNINGS_AHEAD = timedelta(days=7)
@@ -54,6 +57,15 @@ class PlaylistService(Service):
     def delete(self, principal: Principal, playlist_id: str) -> None:
         with self.transaction() as t:
             domain.delete(t.session, principal, playlist_id)
+
+    def check_stream(self, principal: Principal, url: str, *,
+                     allow: Callable[[str], bool] | None = None) -> dict[str, Any]:
+        """Connect to a relay's stream briefly and say what answered (hub/stream_check.py): the one
+        time the hub opens a user's URL. Loopback, private, link-local and multicast addresses are
+        refused (422); ``allow`` is for tests only, no door passes it."""
+        principal.require("admin", "editor", "operator")
+        log.info("stream check by %s: %s", principal.id, url[:300])
+        return stream_check.check_stream(url, allow=allow)
 
     def sync(self, directory: Path, principal: Principal = FILES) -> domain.SyncReport:
         """Make the file-owned playlists equal the YAML files in ``directory`` (see hub/playlists.py)."""

@@ -28,6 +28,8 @@ class Station:
     def __init__(self, seconds: float = 60.0) -> None:
         self.audio = tone_mp3(seconds)
         self.connections = 0
+        #: The Host header of every request, refused ones too.
+        self.hosts: list[str | None] = []
         self._down_until = 0.0
         self._cut = threading.Event()
         station = self
@@ -37,6 +39,7 @@ class Station:
                 pass
 
             def do_GET(self) -> None:
+                station.hosts.append(self.headers.get("Host"))
                 if time.monotonic() < station._down_until:
                     self.send_error(503, "off the air")
                     return

@@ -31,7 +31,7 @@ def test_a_relay_item_is_stored_and_reaches_the_manifest_as_a_stream(desk):
     assert item["playlist_id"] == r.json()["id"]
 
 
-@pytest.mark.parametrize(("item", "words"), [
+BAD = [
     ({"stream_url": "ftp://radio.example/vov.mp3", "duration_s": 60}, "http:// or https://"),
     ({"stream_url": "javascript:alert(1)", "duration_s": 60}, "http:// or https://"),
     ({"stream_url": "file:///etc/passwd", "duration_s": 60}, "http:// or https://"),
@@ -44,12 +44,15 @@ def test_a_relay_item_is_stored_and_reaches_the_manifest_as_a_stream(desk):
     ({"stream_url": VOV, "duration_s": 6 * 3600 + 1}, "duration_s"),
     ({"stream_url": VOV, "duration_s": 60, "media": "a" * 64}, "exactly one of"),
     ({"bulletin_id": "x", "duration_s": 60}, "relay item (stream_url) only"),
-])
-def test_bad_relay_items_are_422_and_change_nothing(desk, item, words):
+]
+
+
+def test_bad_relay_items_are_422_and_change_nothing(desk):
     before = count(desk)
-    r = desk.client.post("/api/v1/playlists", json=playlist("unused", items=[item]), headers=desk.approver)
-    assert r.status_code == 422, r.text
-    assert words in json.dumps(r.json()["detail"]), r.json()
+    for item, words in BAD:
+        r = desk.client.post("/api/v1/playlists", json=playlist("unused", items=[item]), headers=desk.approver)
+        assert r.status_code == 422, (item, r.text)
+        assert words in json.dumps(r.json()["detail"]), (item, r.json())
     assert count(desk) == before
 
 
@@ -64,6 +67,8 @@ def test_a_relay_in_a_playlist_file(desk, tmp_path, monkeypatch, capsys):
         "name: Lỗi\ncommune: A\nitems:\n  - stream_url: rtsp://radio.example/x\n    duration_s: 60\n"
         "schedule:\n  times: ['06:00']\n  start_date: 2026-11-01\n")
     monkeypatch.setenv("HUB_DATA_DIR", str(desk.hub.settings.data_dir))
+    if desk.hub.settings.database_url:
+        monkeypatch.setenv("HUB_DATABASE_URL", desk.hub.settings.database_url)
     assert hub_cli(["playlists", "sync", str(folder)]) == 1
     out, err = capsys.readouterr()
     assert json.loads(out)["created"] == ["vov.yaml"]
