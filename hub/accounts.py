@@ -89,6 +89,19 @@ def add_commune(session: Session, code: str, name: str, *, voice: str | None = N
     return commune_view(commune)
 
 
+def set_boundaries(session: Session, shapes: dict[str, dict[str, Any]], *,
+                   actor: Principal | None = None) -> dict[str, Any]:
+    """Each known commune's outline from ``shapes`` (code → GeoJSON geometry); codes the hub does
+    not know are listed, not fatal: a province's file covers communes not on this hub yet."""
+    known = {commune.code: commune for commune in session.scalars(
+        select(Commune).where(Commune.code.in_(shapes)))} if shapes else {}
+    for code, commune in known.items():
+        if commune.boundary != shapes[code]:
+            commune.boundary = shapes[code]
+            _audit(session, actor, "set_boundary", "commune", code)
+    return {"updated": sorted(known), "unknown": sorted(set(shapes) - set(known))}
+
+
 def _require_commune(session: Session, code: str | None) -> None:
     if code is not None and session.get(Commune, code) is None:
         raise Invalid(f"unknown commune code: {code}")

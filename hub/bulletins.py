@@ -24,9 +24,18 @@ from hub.workflow import next_status
 
 TITLE_MAX = 300
 BODY_MAX = 20_000
+CAP_EVENT_MAX = 120
+INSTRUCTION_MAX = 2_000
 #: The fields that make up a revision's content; the content hash covers exactly these.
 CONTENT_FIELDS = ("title", "body", "priority", "channels", "targets", "valid_from", "valid_until", "voice",
-                  "repeat_count", "repeat_interval_s", "recording_sha256")
+                  "repeat_count", "repeat_interval_s", "recording_sha256", "cap_event", "cap_category",
+                  "instruction")
+#: The content fields added after the hash was first defined: hashed only when set, so a revision
+#: without them keeps the hash it always had.
+OPTIONAL_HASHED = ("cap_event", "cap_category", "instruction")
+#: CAP 1.2's <category> values (OASIS CAP 1.2 §3.2.2).
+CAP_CATEGORIES = ("Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health", "Env", "Transport", "Infra",
+                  "CBRNE", "Other")
 
 
 @dataclass
@@ -42,6 +51,10 @@ class Content:
     repeat_count: int | None = None
     repeat_interval_s: int | None = None
     recording_sha256: str | None = None
+    #: CAP <event>, <category> and <instruction> of an alert made from this revision.
+    cap_event: str | None = None
+    cap_category: str | None = None
+    instruction: str | None = None
 
     def hash(self) -> str:
         canonical = {
@@ -57,6 +70,9 @@ class Content:
             "repeat_interval_s": self.repeat_interval_s,
             "recording_sha256": self.recording_sha256,
         }
+        for name in OPTIONAL_HASHED:
+            if getattr(self, name) is not None:
+                canonical[name] = getattr(self, name)
         blob = json.dumps(canonical, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -79,6 +95,12 @@ def _check_content(session: Session, principal: Principal, content: Content) -> 
         raise TooLarge(f"body is {len(content.body)} characters; the limit is {BODY_MAX}")
     if len(content.title) > TITLE_MAX:
         raise Invalid(f"title is {len(content.title)} characters; the limit is {TITLE_MAX}")
+    if content.cap_event is not None and len(content.cap_event) > CAP_EVENT_MAX:
+        raise Invalid(f"cap_event is {len(content.cap_event)} characters; the limit is {CAP_EVENT_MAX}")
+    if content.instruction is not None and len(content.instruction) > INSTRUCTION_MAX:
+        raise Invalid(f"instruction is {len(content.instruction)} characters; the limit is {INSTRUCTION_MAX}")
+    if content.cap_category is not None and content.cap_category not in CAP_CATEGORIES:
+        raise Invalid(f"cap_category must be one of {', '.join(CAP_CATEGORIES)}")
     if content.valid_from and content.valid_until and content.valid_until <= content.valid_from:
         raise Invalid("valid_until must be after valid_from")
     if content.targets == ["*"]:
@@ -289,6 +311,9 @@ def view(session: Session, bulletin: Bulletin, *, with_artifacts: bool = True,
         "voice": revision.voice,
         "repeat_count": revision.repeat_count,
         "repeat_interval_s": revision.repeat_interval_s,
+        "cap_event": revision.cap_event,
+        "cap_category": revision.cap_category,
+        "instruction": revision.instruction,
         "source": bulletin.source,
         "source_ref": bulletin.source_ref,
         "created_at": bulletin.created_at,

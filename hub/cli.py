@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -116,6 +117,17 @@ def cmd_communes_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_communes_import_geojson(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        text = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"hub communes import-geojson: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    hub = _open_hub(settings)
+    _print(hub.services.directory.import_boundaries(None, text, code_property=args.code_property))
+    return 0
+
+
 def _read_password() -> str:
     """One line of standard input, without its line end (a password never appears in argv)."""
     return sys.stdin.readline().rstrip("\r\n")
@@ -142,8 +154,6 @@ def cmd_devices_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_playlists_sync(args: argparse.Namespace, settings: Settings) -> int:
-    from pathlib import Path
-
     hub = _open_hub(settings)
     report = hub.services.playlists.sync(Path(args.directory))
     _print(report.as_dict())
@@ -244,6 +254,12 @@ def build_parser(pm=None, settings: Settings | None = None) -> argparse.Argument
     p.add_argument("code")
     p.add_argument("name")
     p.add_argument("--voice", help="preferred voice for this commune, e.g. vi-VN-x-south")
+    p = command("import-geojson", cmd_communes_import_geojson,
+                "set communes' outlines from a GeoJSON FeatureCollection (CAP alerts carry them as <polygon>)",
+                communes)
+    p.add_argument("file", help="a GeoJSON file: one Feature per commune, Polygon or MultiPolygon")
+    p.add_argument("--code-property", help="the feature property holding the commune code "
+                   "(default: the first of code, ma_xa, MA_XA, maxa, ma)")
 
     users = sub.add_parser("users", help="manage users").add_subparsers(dest="action", required=True)
     p = command("add", cmd_users_add, "add a user and print its token (shown only this once)", users)

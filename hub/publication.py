@@ -70,6 +70,12 @@ class PublicBulletin:
     slides: tuple[Slide, ...]
     #: A render of the approved revision is still queued or running: its artifacts are not all there.
     rendering: bool = False
+    cap_event: str | None = None
+    cap_category: str | None = None
+    instruction: str | None = None
+    #: The outlines of the communes it reaches (GeoJSON Polygon/MultiPolygon geometries, from
+    #: ``hub communes import-geojson``), for communes that have one; none for "every commune".
+    boundaries: tuple[dict[str, Any], ...] = ()
 
     @property
     def everywhere(self) -> bool:
@@ -138,6 +144,10 @@ def _assemble(session: Session, rows: list[Any]) -> list[PublicBulletin]:
     if not rows:
         return []
     names = dict(session.execute(select(Commune.code, Commune.name).order_by(Commune.code)).all())
+    outlined = {code for _bulletin, revision in rows if "*" not in revision.targets for code in revision.targets}
+    # A JSON null and SQL NULL both mean "no outline": filtered here, not in SQL.
+    boundaries = {code: shape for code, shape in session.execute(
+        select(Commune.code, Commune.boundary).where(Commune.code.in_(outlined))) if shape} if outlined else {}
     wanted = {bulletin.id: bulletin.approved_revision for bulletin, _ in rows}
     by_bulletin: dict[str, list[Artifact]] = defaultdict(list)
     for artifact in session.scalars(select(Artifact).where(Artifact.bulletin_id.in_(wanted)).order_by(
@@ -158,6 +168,8 @@ def _assemble(session: Session, rows: list[Any]) -> list[PublicBulletin]:
             communes=tuple((code, names[code]) for code in codes), approved_at=bulletin.approved_at,
             valid_from=revision.valid_from, valid_until=revision.valid_until,
             audio=_audio(artifacts), slides=_slides(artifacts), rendering=bulletin.id in rendering,
+            cap_event=revision.cap_event, cap_category=revision.cap_category, instruction=revision.instruction,
+            boundaries=() if "*" in targets else tuple(boundaries[code] for code in codes if code in boundaries),
         ))
     return result
 

@@ -20,6 +20,7 @@ router = APIRouter(prefix="/api/v1/bulletins", tags=["bulletins"])
 
 Priority = Literal[PRIORITIES]
 Channel = Literal[CHANNELS]
+CapCategory = Literal[domain.CAP_CATEGORIES]
 # Lengths are checked by the service (with 413 for an over-long body), not here, so that the
 # limits and their messages live in one place.
 Code = Annotated[NoNul, Field(min_length=1, max_length=32)]
@@ -36,7 +37,7 @@ class ContentFields(BaseModel):
             raise ValueError("must not repeat an entry")
         return value
 
-    @field_validator("title", check_fields=False)
+    @field_validator("title", "cap_event", "instruction", check_fields=False)
     @classmethod
     def _title(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
@@ -66,6 +67,10 @@ class BulletinIn(ContentFields):
     #: How often an emergency airs (or a priority bulletin opens a programme), and how far apart.
     repeat_count: int | None = Field(default=None, ge=1, le=50)
     repeat_interval_s: int | None = Field(default=None, ge=30, le=86_400)
+    #: CAP <event> (what happened, e.g. "Lũ quét"), <category> and <instruction> of its alert.
+    cap_event: NoNul | None = Field(default=None, min_length=1)
+    cap_category: CapCategory | None = None
+    instruction: NoNul | None = Field(default=None, min_length=1)
     source: NoNul = Field(default="api", min_length=1, max_length=64)
     source_ref: NoNul | None = Field(default=None, min_length=1, max_length=500)
 
@@ -82,6 +87,10 @@ class BulletinPatch(ContentFields):
     #: How often an emergency airs (or a priority bulletin opens a programme), and how far apart.
     repeat_count: int | None = Field(default=None, ge=1, le=50)
     repeat_interval_s: int | None = Field(default=None, ge=30, le=86_400)
+    #: CAP <event> (what happened, e.g. "Lũ quét"), <category> and <instruction> of its alert.
+    cap_event: NoNul | None = Field(default=None, min_length=1)
+    cap_category: CapCategory | None = None
+    instruction: NoNul | None = Field(default=None, min_length=1)
 
 
 class Decision(BaseModel):

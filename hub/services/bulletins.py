@@ -29,6 +29,9 @@ class BulletinService(Service):
     CONTENT_FIELDS = domain.CONTENT_FIELDS
     TITLE_MAX = domain.TITLE_MAX
     BODY_MAX = domain.BODY_MAX
+    CAP_CATEGORIES = domain.CAP_CATEGORIES
+    CAP_EVENT_MAX = domain.CAP_EVENT_MAX
+    INSTRUCTION_MAX = domain.INSTRUCTION_MAX
 
     # --- reading ----------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from hub import accounts
+from hub import accounts, geo
 from hub.auth import Principal, authenticate
 from hub.errors import Forbidden, NotFound
 from hub.clock import utcnow
@@ -67,6 +67,16 @@ class DirectoryService(Service):
         with self.transaction(tx) as t:
             return accounts.update_commune(t.session, code, name=name, voice=voice, clear_voice=clear_voice,
                                            actor=actor)
+
+    def import_boundaries(self, actor: Principal | None, text: str | bytes, *, code_property: str | None = None,
+                          tx: Transaction | None = None) -> dict[str, Any]:
+        """Commune outlines from a GeoJSON FeatureCollection (admin): all or, on any bad feature, none."""
+        if actor is not None:
+            actor.require("admin")
+        outlines = geo.read_outlines(text, code_property)
+        with self.transaction(tx) as t:
+            result = accounts.set_boundaries(t.session, outlines.by_code, actor=actor)
+        return {**result, "without_code": outlines.without_code}
 
     # --- people -----------------------------------------------------------------------------------
 

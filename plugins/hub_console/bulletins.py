@@ -26,6 +26,10 @@ from .pages import Console, Seat
 
 STATUSES = ("draft", "pending", "approved", "rejected", "withdrawn")
 PRIORITIES = ("normal", "priority", "emergency")
+#: CAP 1.2's <category> values, in the order the form lists them (the service checks them too;
+#: tests/plugins/test_console_cap_fields.py keeps this list equal to hub.bulletins.CAP_CATEGORIES).
+CAP_CATEGORIES = ("Met", "Geo", "Fire", "Health", "Safety", "Rescue", "Infra", "Transport", "Env", "Security",
+                  "CBRNE", "Other")
 CHANNELS = ("speaker", "display", "web")
 ACTIONS = ("submit", "approve", "reject", "withdraw")
 PAGE = 20
@@ -86,6 +90,7 @@ def register(router: APIRouter, console: Console) -> None:
                             ("cannot ", "state"), ("valid_until", "times"), ("unknown commune", "targets"),
                             ("must stand alone", "all_alone"), ("operator may target", "operator_targets"),
                             ("title is", "title_long"), ("body is", "body_long"), ("only the author", "not_author"),
+                            ("cap_event is", "cap_event_long"), ("instruction is", "instruction_long"),
                             ("role", "role")):
             if needle in detail:
                 return _(f"bulletins.error.{key}")
@@ -130,14 +135,17 @@ def register(router: APIRouter, console: Console) -> None:
                   bulletin: dict[str, Any] | None = None, errors: list[str] | None = None, status: int = 200) -> Response:
         return console.page("bulletins/form.html", status, seat=seat, section="bulletins", values=values,
                             bulletin=bulletin, errors=errors or [], communes=all_communes,
-                            priorities=PRIORITIES, channels=CHANNELS)
+                            priorities=PRIORITIES, channels=CHANNELS,
+                            cap_categories=CAP_CATEGORIES)
 
     def values_of(bulletin: dict[str, Any] | None) -> dict[str, Any]:
         if bulletin is None:
             return {"title": "", "body": "", "priority": "normal", "channels": list(CHANNELS), "targets": [],
-                    "valid_from": "", "valid_until": "", "voice": "", "repeat_count": "", "repeat_interval_s": ""}
+                    "valid_from": "", "valid_until": "", "voice": "", "repeat_count": "", "repeat_interval_s": "",
+                    "cap_event": "", "cap_category": "", "instruction": ""}
         shown = {k: bulletin.get(k) for k in ("title", "body", "priority", "channels", "targets", "voice")}
-        shown["voice"] = shown["voice"] or ""
+        for name in ("voice", "cap_event", "cap_category", "instruction"):
+            shown[name] = bulletin.get(name) or ""
         for name in ("valid_from", "valid_until"):
             moment = local(bulletin[name]) if bulletin.get(name) else None
             shown[name] = moment.strftime("%Y-%m-%dT%H:%M") if moment else ""
@@ -155,6 +163,8 @@ def register(router: APIRouter, console: Console) -> None:
             "valid_from": _text(form, "valid_from", 32), "valid_until": _text(form, "valid_until", 32),
             "voice": _text(form, "voice", 64), "repeat_count": _text(form, "repeat_count", 8),
             "repeat_interval_s": _text(form, "repeat_interval_s", 8),
+            "cap_event": _text(form, "cap_event", 200), "cap_category": _text(form, "cap_category", 16),
+            "instruction": (form.get("instruction") or "").strip() if isinstance(form.get("instruction"), str) else "",
         }
         if any("\x00" in str(v) for v in values.values()):
             errors.append(_("bulletins.error.nul"))
@@ -175,7 +185,11 @@ def register(router: APIRouter, console: Console) -> None:
             errors.append(_("bulletins.error.targets"))
         content: dict[str, Any] = {"title": values["title"], "body": values["body"], "priority": values["priority"],
                                    "channels": [c for c in CHANNELS if c in values["channels"]], "targets": targets,
-                                   "voice": values["voice"] or None}
+                                   "voice": values["voice"] or None, "cap_event": values["cap_event"] or None,
+                                   "cap_category": values["cap_category"] or None,
+                                   "instruction": values["instruction"] or None}
+        if content["cap_category"] is not None and content["cap_category"] not in CAP_CATEGORIES:
+            errors.append(_("bulletins.error.cap_category"))
         for name in ("valid_from", "valid_until"):
             content[name] = None
             if values[name]:

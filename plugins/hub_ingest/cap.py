@@ -60,6 +60,8 @@ class Info:
     onset: datetime | None = None
     expires: datetime | None = None
     areas: tuple[Area, ...] = ()
+    #: Every <category> (at least one in a schema-valid alert).
+    categories: tuple[str, ...] = ()
 
     @property
     def is_vietnamese(self) -> bool:
@@ -168,6 +170,8 @@ def parse(data: bytes) -> Alert:
             onset=_optional_datetime(reader.text(element, "onset"), where + "onset", problems),
             expires=_optional_datetime(reader.text(element, "expires"), where + "expires", problems),
             areas=tuple(_area(reader, area) for area in reader.all(element, "area")),
+            categories=tuple(text for category in reader.all(element, "category")
+                             if (text := (category.text or "").strip())),
         )
         for name, value, allowed in (("urgency", info.urgency, URGENCIES), ("severity", info.severity, SEVERITIES),
                                      ("certainty", info.certainty, CERTAINTIES)):

@@ -90,6 +90,10 @@ def plan(hub: Hub, settings: IngestSettings, alert: cap.Alert, tx: Transaction |
         title=title, body=body, priority=priority, channels=list(CHANNELS), targets=targets,
         # effective, not onset: a warning must air before the event it warns of begins.
         valid_from=info.effective, valid_until=info.expires,
+        # Passed through to the hub's own CAP out: what happened and what to do, as the sender said.
+        cap_event=fit_title(tidy(info.event).replace("\n", " "), hub.services.bulletins.CAP_EVENT_MAX) if info.event else None,
+        cap_category=next((c for c in info.categories if c in hub.services.bulletins.CAP_CATEGORIES), None),
+        instruction=fit(tidy(info.instruction), hub.services.bulletins.INSTRUCTION_MAX)[0] if info.instruction else None,
     )
     return Plan(content, reason, unmapped, truncated)
 

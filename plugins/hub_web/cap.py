@@ -64,6 +64,32 @@ def ready(bulletin: publication.PublicBulletin | None) -> bool:
     return bulletin is not None and not bulletin.rendering
 
 
+def _description(body: str, instruction: str) -> str:
+    """The body, without the instruction where the body ends with it (CAP-in puts the instruction in
+    the spoken body too, so that the loudspeakers say it): an alert then says it once."""
+    if instruction and body.rstrip().endswith(instruction) and body.rstrip() != instruction:
+        return body.rstrip()[: -len(instruction)].rstrip()
+    return body
+
+
+def _degrees(value: float) -> str:
+    # Six decimals are about 0.1 m: finer than any commune boundary is drawn.
+    return f"{float(value):.6f}".rstrip("0").rstrip(".")
+
+
+def polygons(boundaries: tuple[dict[str, Any], ...]) -> list[str]:
+    """CAP <polygon> values for GeoJSON Polygon/MultiPolygon geometries: each outer ring as
+    space-separated "lat,lon" pairs, first and last the same (CAP 1.2 §3.3.2.3; GeoJSON, RFC 7946
+    §3.1.6, gives positions as [lon, lat]). Holes have no CAP form and are left out."""
+    rings = []
+    for shape in boundaries:
+        parts = [shape["coordinates"]] if shape.get("type") == "Polygon" else shape.get("coordinates", [])
+        for polygon in parts:
+            outer = polygon[0]
+            rings.append(" ".join(f"{_degrees(lat)},{_degrees(lon)}" for lon, lat, *_rest in outer))
+    return rings
+
+
 def cap_document(bulletin: publication.PublicBulletin, settings: Any, web: WebSettings,
                  previous: tuple[int, datetime] | None = None) -> bytes:
     """One CAP 1.2 <alert> for an emergency bulletin, UTF-8 with an XML declaration."""
@@ -89,8 +115,9 @@ def cap_document(bulletin: publication.PublicBulletin, settings: Any, web: WebSe
 
     info = add(alert, "info")
     add(info, "language", "vi-VN")
-    add(info, "category", web.cap_category)
-    add(info, "event", web.cap_event)
+    # The editor's choice for this bulletin, else the department's defaults (HUB_WEB_CAP_*).
+    add(info, "category", bulletin.cap_category or web.cap_category)
+    add(info, "event", bulletin.cap_event or web.cap_event)
     add(info, "urgency", "Immediate")
     add(info, "severity", web.cap_severity)
     add(info, "certainty", web.cap_certainty)
@@ -100,9 +127,10 @@ def cap_document(bulletin: publication.PublicBulletin, settings: Any, web: WebSe
     add(info, "expires", cap_time(expires(bulletin, web)))
     add(info, "senderName", settings.province)
     add(info, "headline", _headline(bulletin.title))
-    add(info, "description", bulletin.body)
-    if web.cap_instruction.strip():
-        add(info, "instruction", web.cap_instruction.strip())
+    instruction = (bulletin.instruction or web.cap_instruction).strip()
+    add(info, "description", _description(bulletin.body, instruction))
+    if instruction:
+        add(info, "instruction", instruction)
     add(info, "web", page_url(base, bulletin.id))
     if web.cap_contact.strip():
         add(info, "contact", web.cap_contact.strip())
@@ -117,6 +145,8 @@ def cap_document(bulletin: publication.PublicBulletin, settings: Any, web: WebSe
         add(area, "areaDesc", settings.province)
     else:
         add(area, "areaDesc", ", ".join(name for _code, name in bulletin.communes) or settings.province)
+    for ring in polygons(bulletin.boundaries):
+        add(area, "polygon", ring)
     for code, _name in bulletin.communes:
         geocode = add(area, "geocode")
         add(geocode, "valueName", "commune")

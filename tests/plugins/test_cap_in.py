@@ -114,6 +114,9 @@ def test_alert_becomes_a_pending_bulletin_from_the_vietnamese_block(client, hub,
     assert body["valid_until"].startswith("2026-10-13T23:00:00")
     assert body["source"] == "cap"
     assert body["source_ref"] == "canhbao@nchmf.gov.vn,NCHMF-2026-10-12-LU-0042"
+    # What happened and what to do pass through to the hub's own CAP out (issue 17).
+    assert (body["cap_event"], body["cap_category"]) == ("Lũ", "Met")
+    assert body["instruction"] == "Di chuyển người và gia súc ra khỏi khu vực ven sông; không đi qua ngầm tràn."
     unmapped = {(u["area"], u["valueName"], u["value"]): u["reason"] for u in body["unmapped"]}
     assert unmapped[("Xã ven sông Kỳ Cùng", "commune", "LS99")] == "no commune with this code"
     assert "HUB_INGEST_GEOCODE_NAMES" in unmapped[("Tỉnh Lạng Sơn", "province", "20")]

@@ -14,8 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from hub.app import create_app
-from hub.models import AuditEvent, Bulletin
+from hub.bulletins import CAP_CATEGORIES as SERVICE_CATEGORIES
+from hub.models import AuditEvent, Bulletin, Revision
 from hub.plugins import make_plugin_manager
+from hub_console.bulletins import CAP_CATEGORIES
 from tests.plugins.console_client import PASSWORD, csrf, signed_in
 
 
@@ -227,12 +229,32 @@ def test_operator_sees_own_commune_only(app, author, world):
     ({"valid_from": "2026-12-05T08:00", "valid_until": "2026-12-04T08:00"}, "phải sau"),
     ({"valid_from": "ngày mai"}, "Thời điểm không hợp lệ."),
     ({"repeat_count": "99"}, "từ 1 đến 50"),
+    ({"cap_category": "Weather"}, "Hãy chọn loại cảnh báo"),
+    ({"cap_event": "L" * 150}, "dài quá 120 ký tự"),
 ])
 def test_a_bad_form_is_422_and_creates_nothing(author, world, overrides, message):
     page = author.get("/console/bulletins/new")
     r = author.post("/console/bulletins/new", data=form_data(csrf(page.text), **overrides))
     assert r.status_code == 422 and message in r.text
     assert count(world, Bulletin) == 0
+
+
+def test_the_cap_fields_are_saved_shown_and_kept_on_edit(author, world):
+    assert sorted(CAP_CATEGORIES) == sorted(SERVICE_CATEGORIES)
+    bid = write(author, priority="emergency", cap_event="Lũ quét", cap_category="Met",
+                instruction="Sơ tán khỏi ven suối.")
+    shown = author.get(f"/console/bulletins/{bid}").text
+    assert "Lũ quét" in shown and "Khí tượng, thủy văn" in shown and "Sơ tán khỏi ven suối." in shown
+    form = author.get(f"/console/bulletins/{bid}/edit").text
+    assert 'value="Lũ quét"' in form and '<option value="Met" selected>' in form
+    assert ">Sơ tán khỏi ven suối.</textarea>" in form
+    # Emptied on the form, they are cleared (the department's defaults apply again).
+    r = author.post(f"/console/bulletins/{bid}/edit", data=form_data(csrf(form), priority="emergency"))
+    assert r.status_code in (200, 303), r.text
+    with world.store.reader() as session:
+        revision = session.scalars(select(Revision).where(Revision.bulletin_id == bid)
+                                   .order_by(Revision.revision.desc())).first()
+    assert (revision.cap_event, revision.cap_category, revision.instruction) == (None, None, None)
 
 
 def test_operator_targeting_another_commune_is_refused(app, world):
