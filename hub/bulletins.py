@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from hub.auth import EDITORS, Principal
@@ -285,15 +285,34 @@ def author_names(session: Session, ids: set[str]) -> dict[str, str]:
     return dict(session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
 
 
+def views(session: Session, bulletins: list[Bulletin]) -> list[dict[str, Any]]:
+    """``view`` (without artifacts) of a page of bulletins in three queries, whatever the page's
+    length: their current revisions, their render jobs and their authors' names."""
+    from hub.pipeline import render_statuses
+
+    if not bulletins:
+        return []
+    revisions = {(r.bulletin_id, r.revision): r for r in session.scalars(select(Revision).where(
+        tuple_(Revision.bulletin_id, Revision.revision).in_([(b.id, b.revision) for b in bulletins])))}
+    statuses = render_statuses(session, bulletins)
+    names = author_names(session, {b.author_id for b in bulletins})
+    return [view(session, b, with_artifacts=False, _loaded=(revisions[(b.id, b.revision)], statuses[b.id], names))
+            for b in bulletins]
+
+
 def view(session: Session, bulletin: Bulletin, *, with_artifacts: bool = True,
-         viewer: Principal | None = None) -> dict[str, Any]:
+         viewer: Principal | None = None, _loaded: tuple | None = None) -> dict[str, Any]:
     """The bulletin as every door shows it (CONTRACT §Bulletins); the artifacts of a revision not
-    yet approved are listed only when ``viewer`` may approve it."""
+    yet approved are listed only when ``viewer`` may approve it. (``_loaded`` is what ``views``
+    fetched for a whole page: the revision, the render status and the authors' names.)"""
     from hub.pipeline import render_status, shown_artifacts
 
-    revision = current_revision(session, bulletin)
-    status, error = render_status(session, bulletin)
-    names = author_names(session, {bulletin.author_id})
+    if _loaded is None:
+        revision = current_revision(session, bulletin)
+        status, error = render_status(session, bulletin)
+        names = author_names(session, {bulletin.author_id})
+    else:
+        revision, (status, error), names = _loaded
     shown: dict[str, Any] = {
         "id": bulletin.id,
         "status": bulletin.status,

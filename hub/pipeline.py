@@ -21,7 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from hub import bulletins
@@ -80,6 +80,23 @@ def render_status(session: Session, bulletin: Bulletin) -> tuple[str | None, str
         return None, None
     jobs = session.scalars(select(Job).where(Job.bulletin_id == bulletin.id, Job.revision == number,
                                              Job.status != "skipped")).all()
+    return _status_of(bulletin, jobs)
+
+
+def render_statuses(session: Session, bulletins: list[Bulletin]) -> dict[str, tuple[str | None, str | None]]:
+    """``render_status`` of many bulletins in one query (a list page), by bulletin id."""
+    wanted = {b.id: rendered_revision(b) for b in bulletins}
+    pairs = [(bulletin_id, number) for bulletin_id, number in wanted.items() if number is not None]
+    jobs: dict[str, list[Job]] = {}
+    if pairs:
+        for job in session.scalars(select(Job).where(tuple_(Job.bulletin_id, Job.revision).in_(pairs),
+                                                     Job.status != "skipped")):
+            jobs.setdefault(job.bulletin_id, []).append(job)
+    return {b.id: (None, None) if wanted[b.id] is None else _status_of(b, jobs.get(b.id, []))
+            for b in bulletins}
+
+
+def _status_of(bulletin: Bulletin, jobs: list[Job]) -> tuple[str | None, str | None]:
     if not jobs:
         return (None, None) if bulletin.approved_revision is None else ("done", None)
     statuses = {job.status for job in jobs}

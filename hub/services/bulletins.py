@@ -54,7 +54,7 @@ class BulletinService(Service):
         with self.reading() as session:
             rows, total = domain.listing(session, principal, status=status, commune=commune, priority=priority,
                                          limit=limit, offset=offset, q=q)
-            return [domain.view(session, b, with_artifacts=False) for b in rows], total
+            return domain.views(session, rows), total
 
     def rejection_reasons(self, principal: Principal, bulletin_ids: list[str]) -> dict[str, str | None]:
         """For each rejected bulletin of ``bulletin_ids`` this principal may see: the reason given
