@@ -7,6 +7,7 @@ or :func:`refuse_nul` (query parameters, path ids), so both stores answer 422 or
 
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
 from typing import Annotated, TypeVar
 
 from pydantic import AfterValidator
@@ -44,3 +45,33 @@ def well_formed_id(value: object, max_length: int = 64) -> bool:
 
 #: The largest page offset any list accepts: far past any real list, well inside a 64-bit integer.
 OFFSET_MAX = 1_000_000_000
+
+
+# --- times and dates a client sends ---------------------------------------------------------------
+# A year-1 or year-9999 time overflows as soon as it is moved to another zone or a day is added
+# (a 500, issue 14), and no report or range can honestly name one. Both doors (the device API's
+# times, the monitoring dates) refuse anything outside these bounds with a 422.
+
+#: The earliest and latest day a client may name (far around any real broadcast).
+DATE_MIN = date(2000, 1, 1)
+DATE_MAX = date(2199, 12, 31)
+TIME_MIN = datetime(2000, 1, 1, tzinfo=timezone.utc)
+TIME_MAX = datetime(2199, 12, 31, tzinfo=timezone.utc)
+
+
+def sane_time(value: datetime) -> datetime:
+    """A pydantic validator: an aware time between :data:`TIME_MIN` and :data:`TIME_MAX`, else ValueError."""
+    if value.tzinfo is None:
+        raise ValueError("times need an offset (ISO 8601, e.g. 2026-12-01T06:00:00+07:00)")
+    if not TIME_MIN <= value <= TIME_MAX:
+        raise ValueError(f"time out of range: give one between {TIME_MIN.year} and {TIME_MAX.year}")
+    return value
+
+
+def sane_date(name: str, value: date) -> date:
+    """Raise Invalid naming ``name`` unless ``value`` is between :data:`DATE_MIN` and :data:`DATE_MAX`."""
+    from hub.errors import Invalid
+
+    if not DATE_MIN <= value <= DATE_MAX:
+        raise Invalid(f"{name} must be a date between {DATE_MIN.isoformat()} and {DATE_MAX.isoformat()}")
+    return value

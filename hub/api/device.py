@@ -19,6 +19,7 @@ from hub.clock import utcnow
 from hub.http import etag_matches
 from hub.services.devices import Play
 from hub.signing import HEADER
+from hub.validation import sane_time
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/device", tags=["device"])
@@ -111,12 +112,6 @@ def heartbeat(payload: Heartbeat, device: CurrentDevice, hub: HubDep) -> Respons
     return Response(status_code=204)
 
 
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("times need an offset (ISO 8601, e.g. 2026-12-01T06:00:00+07:00)")
-    return value
-
-
 class PlayIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -129,7 +124,8 @@ class PlayIn(BaseModel):
     #: A stream's play (relay, live): the seconds really heard (docs/agent.md).
     heard_s: float | None = Field(default=None, ge=0, le=7 * 86400)
 
-    _tz = field_validator("started_at", "ended_at")(lambda cls, v: _aware(v))
+    # Aware, and within years a report can honestly name: year 1 or 9999 overflowed (issue 14).
+    _tz = field_validator("started_at", "ended_at")(lambda cls, v: sane_time(v))
 
     @model_validator(mode="after")
     def _order(self) -> "PlayIn":
