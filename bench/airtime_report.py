@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 from hub import accounts
 from hub.auth import Principal
+from hub.bulletins import Content
 from hub.clock import LOCAL_TZ, local_today
 from hub.config import Settings
 from hub.runtime import Hub
@@ -63,6 +64,30 @@ def _last_month() -> tuple[date, date]:
     return last.replace(day=1), last
 
 
+def _approved_bulletins(hub: Hub, count: int) -> list[str]:
+    """Approved bulletins for every commune: the hub refuses plays of a bulletin a device was never
+    given (issue 14), so the reports name real ones. Made once, then found again."""
+    with hub.store.reader() as session:
+        from sqlalchemy import select
+
+        from hub.models import Bulletin
+        found = list(session.scalars(select(Bulletin.id).where(Bulletin.approved_at.is_not(None))
+                                     .order_by(Bulletin.created_at, Bulletin.id).limit(count)))
+    if len(found) >= count:
+        return found
+    with hub.store.session() as session:
+        author = accounts.add_user(session, "bench-author", "editor", None)
+        approver = accounts.add_user(session, "bench-approver", "editor", None)
+    who = [hub.services.directory.authenticate(r["token"]) for r in (author, approver)]
+    s = hub.services.bulletins
+    for n in range(count):
+        view, _ = s.create(who[0], Content(title=f"Bản tin {n:02d}", body=f"Nội dung {n:02d}.", priority="normal",
+                                           channels=["speaker"], targets=["*"]))
+        s.submit(who[0], view["id"])
+        found.append(s.approve(who[1], view["id"])["id"])
+    return found
+
+
 def build(hub: Hub, communes: int, devices: int, per_day: int) -> tuple[list[Principal], float, int]:
     codes = [f"X{n:03d}" for n in range(communes)]
     principals: list[Principal] = []
@@ -75,7 +100,7 @@ def build(hub: Hub, communes: int, devices: int, per_day: int) -> tuple[list[Pri
             record = accounts.add_device(session, f"loa-{n:04d}", code, "speaker")
             principals.append(Principal(id=record["id"], name=f"loa-{n:04d}", role="device", commune=code))
     first, last = _last_month()
-    bulletins = [f"bench-bulletin-{n:02d}" for n in range(12)]
+    bulletins = _approved_bulletins(hub, 12)
     slots = [dtime(6 + (13 * k) // per_day, (7 * k) % 60) for k in range(per_day)]
     started = time.perf_counter()
     rows = 0
@@ -116,7 +141,7 @@ def write_paths(hub: Hub, principals: list[Principal], repeat: int) -> dict[str,
             batches = []
             for device in sample:
                 now = datetime.now(LOCAL_TZ)
-                plays = [Play(uuid.uuid4().hex, "i", "bench-bulletin-00", now - timedelta(minutes=k + 2),
+                plays = [Play(uuid.uuid4().hex, "i", _approved_bulletins(hub, 1)[0], now - timedelta(minutes=k + 2),
                               now - timedelta(minutes=k + 1), "played") for k in range(8)]
                 t0 = time.perf_counter()
                 hub.services.devices.record_plays(device, plays)
