@@ -216,8 +216,7 @@ def test_roll_ups_survive_duplicates_and_a_backfilling_migration(month):
     before = _recount(hub, first, last)
     assert sum(r["plays"] for r in before) == 5 and sum(r["failed"] for r in before) == 1
 
-    url = f"sqlite:///{hub.settings.data_dir / 'hub.db'}"
-    config = alembic_config(url)
+    config = alembic_config(hub.settings.sqlalchemy_url)  # SQLite or PostgreSQL, the lane's store
     previous = ScriptDirectory.from_config(config).get_revision("0006").down_revision
     command.downgrade(config, previous)
     command.upgrade(config, "head")
