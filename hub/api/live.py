@@ -147,7 +147,7 @@ async def ingest(websocket: WebSocket, broadcast_id: str) -> None:
         await service.disconnect(run)
         try:
             await websocket.close(code=close_code, reason=close_reason[:120])
-        except RuntimeError:
+        except (RuntimeError, WebSocketDisconnect):
             pass  # already closed by the browser
 
 

@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse
 
 from hub.plugin_api import Throttled, Unauthenticated
 
-from . import account, admin, bulletins, emergency, home, monitor, playlists, security
+from . import account, admin, broadcast, bulletins, emergency, home, monitor, playlists, security
 from .pages import Console, Seat
 from .settings import ConsoleSettings
 
@@ -29,6 +29,7 @@ STATIC.update({"live.js": "text/javascript", "recorder.js": "text/javascript"}) 
 STATIC["bulletin-form.js"] = "text/javascript"  # the bulletin form: what the loudspeaker will say
 STATIC["monitor.css"] = "text/css"  # monitoring pages: charts
 STATIC["playlist-form.js"] = "text/javascript"  # the playlist form: the bulletin list narrows as one types
+STATIC["live-broadcast.js"] = "text/javascript"  # "Phát trực tiếp": the microphone to the ingest, the level meter
 
 
 def safe_next(target: object) -> str:
@@ -123,7 +124,7 @@ def make_router(settings: Any, options: ConsoleSettings) -> APIRouter:
         return security.protect(FileResponse(path, media_type="font/ttf",
                                              headers={"Cache-Control": "public, max-age=86400"}))
 
-    for module in (home, bulletins, emergency, admin, account, monitor, playlists):
+    for module in (home, bulletins, emergency, broadcast, admin, account, monitor, playlists):
         module.register(router, console)
 
     # Last: any other /console address, and a GET of an address that only takes a form, is the

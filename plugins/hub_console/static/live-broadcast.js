@@ -1,0 +1,158 @@
+// "Phát trực tiếp": the microphone to the loudspeakers. Opens the broadcast through the API (the
+// session's CSRF token in X-CSRF-Token), sends MediaRecorder's webm/opus chunks (every 250 ms) to
+// the ingest WebSocket the API answered with, shows the microphone's level in the <meter>, and
+// stops it through the API. Texts come from the panel's data-msg-* attributes, in Vietnamese.
+(function () {
+  "use strict";
+  var panel = document.getElementById("live-panel");
+  if (!panel) { return; }
+  var form = document.getElementById("live-form");
+  var startButton = document.getElementById("live-start");
+  var stopButton = document.getElementById("live-stop");
+  var statusLine = document.getElementById("live-status");
+  var meter = document.getElementById("live-level");
+  var csrf = panel.getAttribute("data-csrf");
+  var current = null;  // {id, stream, recorder, socket, audio, stopping}
+
+  function msg(key) { return panel.getAttribute("data-msg-" + key) || key; }
+  function say(text, state) {
+    statusLine.textContent = text;
+    panel.setAttribute("data-state", state || "");
+  }
+
+  function api(method, path, body) {
+    var options = {method: method, credentials: "same-origin", headers: {"X-CSRF-Token": csrf}};
+    if (body !== undefined) {
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    return fetch(path, options);
+  }
+
+  function showLevel(stream) {
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (!Context) { return null; }
+    var audio = new Context();
+    var analyser = audio.createAnalyser();
+    analyser.fftSize = 1024;
+    audio.createMediaStreamSource(stream).connect(analyser);
+    var samples = new Float32Array(analyser.fftSize);
+    function draw() {
+      if (audio.state === "closed") { return; }
+      analyser.getFloatTimeDomainData(samples);
+      var sum = 0;
+      for (var i = 0; i < samples.length; i++) { sum += samples[i] * samples[i]; }
+      meter.value = Math.min(1, Math.sqrt(sum / samples.length) * 3);
+      window.requestAnimationFrame(draw);
+    }
+    draw();
+    return audio;
+  }
+
+  function release() {
+    if (!current) { return; }
+    if (current.recorder && current.recorder.state !== "inactive") { current.recorder.stop(); }
+    if (current.stream) { current.stream.getTracks().forEach(function (t) { t.stop(); }); }
+    if (current.audio) { current.audio.close(); }
+    meter.value = 0;
+    current = null;
+    startButton.disabled = false;
+    startButton.hidden = false;
+    stopButton.hidden = true;
+  }
+
+  function watchOnAir(id) {
+    // On air once the hub says its audio reached the streaming server.
+    api("GET", "/api/v1/live/" + id).then(function (r) { return r.json(); }).then(function (b) {
+      if (!current || current.id !== id) { return; }
+      if (b.status === "on_air") { say(msg("on-air"), "on-air"); return; }
+      if (b.status === "ended") { return; }
+      window.setTimeout(function () { watchOnAir(id); }, 700);
+    }).catch(function () { window.setTimeout(function () { watchOnAir(id); }, 1500); });
+  }
+
+  function start() {
+    var targets = Array.prototype.map.call(form.querySelectorAll("input[name=targets]:checked"),
+                                           function (i) { return i.value; });
+    if (targets.indexOf("*") >= 0) { targets = ["*"]; }
+    var title = form.elements.title.value.trim();
+    var choice = form.querySelector("input[name=priority]:checked");
+    if (!targets.length) { say(msg("need-targets"), "error"); return; }
+    if (!title) { say(msg("need-title"), "error"); form.elements.title.focus(); return; }
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.MediaRecorder ||
+        !window.WebSocket) { say(msg("unsupported"), "error"); return; }
+    startButton.disabled = true;
+    say(msg("asking"), "asking");
+    navigator.mediaDevices.getUserMedia({audio: {echoCancellation: true, noiseSuppression: true,
+                                                 autoGainControl: true}}).then(function (stream) {
+      current = {stream: stream, audio: showLevel(stream)};
+      return api("POST", "/api/v1/live", {title: title, targets: targets,
+                                          priority: choice ? choice.value : "priority"})
+        .then(function (response) {
+          return response.json().then(function (body) { return {ok: response.ok, body: body}; });
+        })
+        .then(function (answer) {
+          if (!answer.ok) {
+            say(msg("refused") + " " + (answer.body.detail || ""), "error");
+            release();
+            return;
+          }
+          open(answer.body);
+        });
+    }, function () {
+      say(msg("no-mic"), "error");
+      startButton.disabled = false;
+    }).catch(function () {
+      say(msg("refused"), "error");
+      release();
+    });
+  }
+
+  function open(broadcast) {
+    current.id = broadcast.id;
+    panel.setAttribute("data-broadcast", broadcast.id);
+    say(msg("connecting"), "connecting");
+    var socket = new WebSocket(broadcast.ingest_url);
+    current.socket = socket;
+    socket.onopen = function () {
+      var type = "audio/webm;codecs=opus";
+      var options = MediaRecorder.isTypeSupported(type) ? {mimeType: type, audioBitsPerSecond: 48000} : {};
+      var recorder = new MediaRecorder(current.stream, options);
+      current.recorder = recorder;
+      recorder.ondataavailable = function (event) {
+        if (event.data && event.data.size && socket.readyState === WebSocket.OPEN) { socket.send(event.data); }
+      };
+      recorder.start(250);
+      startButton.hidden = true;
+      stopButton.hidden = false;
+      stopButton.focus();
+      watchOnAir(broadcast.id);
+    };
+    socket.onclose = function () {
+      var stopping = current && current.stopping;
+      if (current && current.socket === socket) {
+        release();
+        say(stopping ? msg("ended") : msg("lost"), stopping ? "ended" : "error");
+      }
+    };
+  }
+
+  function stop() {
+    if (!current || !current.id) { return; }
+    current.stopping = true;
+    stopButton.disabled = true;
+    say(msg("stopping"), "stopping");
+    var id = current.id;
+    api("POST", "/api/v1/live/" + id + "/stop").then(function () {
+      stopButton.disabled = false;
+      if (current && current.id === id) {
+        if (current.socket) { current.socket.close(); }
+        release();
+        say(msg("ended"), "ended");
+      }
+    }, function () { stopButton.disabled = false; });
+  }
+
+  startButton.addEventListener("click", start);
+  stopButton.addEventListener("click", stop);
+})();

@@ -1,0 +1,148 @@
+"""Live broadcasts through the API and the console page (TestClient; no audio): who may open one,
+bad input, Icecast's listener check, the manifest item devices get, stop."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.plugins.console_client import PASSWORD, signed_in
+
+KEY = "icecast-key-test"
+
+
+@pytest.fixture
+def settings(settings):
+    return settings.model_copy(update={"icecast_url": "http://127.0.0.1:9", "icecast_auth_key": KEY})
+
+
+@pytest.fixture
+def world(client, hub, people):
+    for code in ("X1", "X2"):
+        people.commune(code)
+    people.user("editor", "editor")
+    people.user("op-x1", "operator", "X1")
+    people.user("monitor", "monitor")
+    people.device("loa-x1", "X1")
+    people.device("loa-x2", "X2")
+    return people
+
+
+def auth(people, who):
+    return {"Authorization": f"Bearer {people.tokens[who]}"}
+
+
+def open_live(client, people, who="editor", **fields):
+    body = {"title": "Thông báo khẩn", "targets": ["X1"], "priority": "emergency", **fields}
+    return client.post("/api/v1/live", json=body, headers=auth(people, who))
+
+
+def listener(client, people, mount, device=None, key=KEY):
+    form = {"action": "listener_add", "mount": mount, "user": "device", "pass": people.tokens[device] if device else "",
+            "client": "1", "ip": "127.0.0.1"}
+    return client.post(f"/api/v1/live/icecast/listener?key={key}", data=form)
+
+
+def test_open_a_broadcast_and_who_may(client, world):
+    r = open_live(client, world)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["status"] == "open" and body["targets"] == ["X1"] and body["author"] == "editor"
+    assert body["ingest_url"].startswith("ws://") and f"/api/v1/live/{body['id']}/ingest?key=" in body["ingest_url"]
+    assert body["stream_url"] == f"http://127.0.0.1:9/live/{body['id']}.mp3"
+    # One at a time for a commune.
+    assert open_live(client, world).status_code == 409
+    # An operator: its own commune only; another commune is not found.
+    assert open_live(client, world, "op-x1", targets=["X2"]).status_code == 404
+    assert open_live(client, world, "op-x1", targets=["*"]).status_code == 404
+    assert open_live(client, world, "op-x1", targets=["X1"]).status_code == 409  # the editor's is open
+    assert open_live(client, world, "monitor").status_code == 403
+    assert client.post("/api/v1/live", json={"title": "x", "targets": ["X1"]},
+                       headers=auth(world, "loa-x1")).status_code == 403
+    # The operator sees the broadcast to its commune, not one to another.
+    assert client.get(f"/api/v1/live/{body['id']}", headers=auth(world, "op-x1")).status_code == 200
+    other = open_live(client, world, targets=["X2"]).json()
+    assert client.get(f"/api/v1/live/{other['id']}", headers=auth(world, "op-x1")).status_code == 404
+    assert client.post(f"/api/v1/live/{other['id']}/stop", headers=auth(world, "op-x1")).status_code == 404
+    assert [b["id"] for b in client.get("/api/v1/live", headers=auth(world, "op-x1")).json()] == [body["id"]]
+
+
+def test_bad_input_is_4xx_and_opens_nothing(client, world):
+    for fields in ({"targets": []}, {"targets": ["NOPE"]}, {"targets": ["*", "X1"]}, {"targets": ["X1", "X1"]},
+                   {"priority": "normal"}, {"title": " "}, {"title": "x" * 201}, {"title": "a\x00b"}, {"extra": 1}):
+        r = open_live(client, world, **fields)
+        assert 400 <= r.status_code < 500 and "detail" in r.json(), (fields, r.text)
+    assert client.get("/api/v1/live", headers=auth(world, "editor")).json() == []
+
+
+def test_icecast_lets_in_only_devices_of_the_targeted_commune(client, hub, world):
+    body = open_live(client, world).json()
+    mount = f"/live/{body['id']}.mp3"
+    allowed = listener(client, world, mount, "loa-x1")
+    assert allowed.status_code == 200 and allowed.headers.get("icecast-auth-user") == "1"
+    for refused in (listener(client, world, mount, "loa-x2"),  # another commune's device
+                    listener(client, world, mount),  # no token
+                    listener(client, world, "/live/" + "0" * 32 + ".mp3", "loa-x1"),  # no such broadcast
+                    listener(client, world, "/status-json.xsl", "loa-x1")):
+        assert "icecast-auth-user" not in refused.headers, refused.headers
+    # A user's token is not a device's; the wrong key gets nothing at all.
+    form = {"action": "listener_add", "mount": mount, "pass": world.tokens["editor"]}
+    assert "icecast-auth-user" not in client.post(f"/api/v1/live/icecast/listener?key={KEY}", data=form).headers
+    assert listener(client, world, mount, "loa-x1", key="wrong").status_code == 403
+    # Once it has ended, nobody.
+    assert client.post(f"/api/v1/live/{body['id']}/stop", headers=auth(world, "editor")).json()["status"] == "ended"
+    assert "icecast-auth-user" not in listener(client, world, mount, "loa-x1").headers
+
+
+def test_on_air_the_targeted_devices_get_a_live_item_and_it_leaves_when_stopped(client, hub, world):
+    body = open_live(client, world).json()
+    # Not on air before audio reached Icecast: nothing in the manifests.
+    assert client.get("/api/v1/device/manifest", headers=auth(world, "loa-x1")).json()["items"] == []
+    hub.services.live._mark_on_air(body["id"])  # what the ingest does at the first encoded audio
+    [item] = client.get("/api/v1/device/manifest", headers=auth(world, "loa-x1")).json()["items"]
+    assert item["interrupt"] is True and item["reason"] == "live" and item["priority"] == "emergency"
+    assert item["stream"] == {"url": body["stream_url"], "duration_s": None, "auth": "device"}
+    assert item["live_id"] == body["id"] and "media" not in item
+    assert client.get("/api/v1/device/manifest", headers=auth(world, "loa-x2")).json()["items"] == []
+    client.post(f"/api/v1/live/{body['id']}/stop", headers=auth(world, "editor"))
+    [gone] = client.get("/api/v1/device/manifest", headers=auth(world, "loa-x1")).json()["items"]
+    # What stays is the past: it ended now (the device stops the stream at its end).
+    assert gone["ends_at"] <= client.get(f"/api/v1/live/{body['id']}", headers=auth(world, "editor")).json()[
+        "ended_at"].replace("+00:00", "Z")
+
+
+def test_the_ingest_refuses_a_wrong_key_or_an_unknown_broadcast(client, world):
+    from starlette.websockets import WebSocketDisconnect
+
+    body = open_live(client, world).json()
+    for path in (f"/api/v1/live/{body['id']}/ingest?key=wrong", f"/api/v1/live/{body['id']}/ingest",
+                 "/api/v1/live/" + "0" * 32 + "/ingest?key=x"):
+        with pytest.raises(WebSocketDisconnect) as refused:
+            with client.websocket_connect(path) as ws:
+                ws.receive_bytes()
+        assert refused.value.code == 1008
+    assert client.get(f"/api/v1/live/{body['id']}", headers=auth(world, "editor")).json()["status"] == "open"
+
+
+def test_live_without_icecast_set_up_is_a_clear_409(app, client, hub, world):
+    hub.settings.icecast_url = None
+    r = open_live(client, world)
+    assert r.status_code == 409 and "HUB_ICECAST_URL" in r.json()["detail"]
+
+
+@pytest.mark.sqlite_only
+def test_console_page_per_role(app, hub, world):
+    d = hub.services.directory
+    d.add_user(None, "bientap", "editor", password=PASSWORD)
+    d.add_user(None, "vanhanh", "operator", "X1", password=PASSWORD)
+    d.add_user(None, "giamsat", "monitor", password=PASSWORD)
+    with signed_in(app, "bientap") as c:
+        page = c.get("/console/live")
+        assert page.status_code == 200 and "Phát trực tiếp" in page.text and 'value="*"' in page.text
+        assert "Chưa có buổi phát trực tiếp nào." in page.text and "/console/static/live-broadcast.js" in page.text
+        assert c.get("/console/static/live-broadcast.js").status_code == 200
+    with signed_in(app, "vanhanh") as c:
+        page = c.get("/console/live")
+        assert page.status_code == 200 and 'value="*"' not in page.text and 'value="X2"' not in page.text
+        assert 'value="X1" checked' in page.text
+    with signed_in(app, "giamsat") as c:
+        assert c.get("/console/live").status_code == 404
