@@ -441,3 +441,18 @@ class LiveBroadcast(Base):
     error: Mapped[str | None] = mapped_column(Text)
     archive_sha256: Mapped[str | None] = mapped_column(String(64))
     archive_duration_s: Mapped[float | None] = mapped_column(Float)
+
+
+class Pronunciation(Base):
+    """A province's pronunciation dictionary entry (issue 16): a written form the voices say wrongly
+    (a place name, a name in Tày, Nùng or H'Mông, an abbreviation) → what they should read instead.
+    Used by the speech normaliser beside its YAML lexicons, winning over them; edited in the console."""
+
+    __tablename__ = "pronunciations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    written: Mapped[str] = mapped_column(String(80), unique=True)
+    spoken: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(32))

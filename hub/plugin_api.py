@@ -30,6 +30,7 @@ from hub.errors import Conflict, Forbidden, HubError, Invalid, NotFound, TooLarg
 from hub.http import etag_for, etag_matches, not_modified
 from hub.runtime import Hub
 from hub.services import Services, Transaction
+from hub.services.pronunciations import entries_for as pronunciations
 from hub.services.sessions import Limits as SessionLimits, Throttled, WrongPassword, session_csrf
 from hub.validation import NoNul, has_nul, refuse_nul, well_formed_id
 from hub.config import PluginSettings, Settings, split_csv
@@ -38,7 +39,7 @@ __all__ = [
     "CircuitBreaker", "EDITORS", "LOCAL_TZ", "PluginSettings", "ROLES", "Settings", "split_csv", "Conflict", "CurrentDevice", "CurrentPrincipal", "CurrentUser", "Forbidden", "Hub",
     "HubError", "Invalid", "NoNul", "NotFound", "Principal", "ReadSession", "Services", "SessionLimits", "Throttled", "WrongPassword", "session_csrf", "TooLarge", "Transaction",
     "Unauthenticated", "__version__", "authenticate", "bearer_token", "etag_for", "etag_matches", "event_stream",
-    "has_nul", "local", "local_today", "manifest_response", "not_modified", "plugin_hooks", "publication",
+    "has_nul", "local", "local_today", "manifest_response", "not_modified", "plugin_hooks", "pronunciations", "publication",
     "refuse_nul", "utcnow", "well_formed_id",
 ]
 

@@ -52,6 +52,7 @@ class Services:
         from hub.services.media import MediaService
         from hub.services.monitoring import MonitoringService
         from hub.services.playlists import PlaylistService
+        from hub.services.pronunciations import PronunciationService
         from hub.services.sessions import SessionService
         from hub.services.sources import SourceService
 
@@ -66,6 +67,7 @@ class Services:
         self.sessions = SessionService(self)
         self.audit = AuditService(self)
         self.history = PlayHistory(self)
+        self.pronunciations = PronunciationService(self)
         self.live = LiveService(self)
 
     @contextmanager

@@ -8,14 +8,17 @@ and drops web-page clutter and bylines. See docs/speech-normaliser.md.
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, ClassVar, Iterable
+from typing import Annotated, Any, ClassVar, Iterable
 
 from pydantic import field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from hub import hookimpl
-from hub.plugin_api import PluginSettings, split_csv
+from hub.plugin_api import PluginSettings, pronunciations, split_csv
 from hub.plugin_types import TextNormalizer
 
 from . import steps
@@ -59,14 +62,39 @@ class NormalizeSettings(PluginSettings):
         return split_csv(value)
 
 
-def build_steps(lexicon_paths: Iterable[str | Path] = ()) -> list[TextNormalizer]:
-    """Return the built-in steps, in order, using the built-in lexicon plus ``lexicon_paths``."""
+def with_dictionary(lexicon: Lexicon, dictionary: Callable[[], Mapping[str, str]]) -> Callable[[str], str]:
+    """The abbreviation step over ``lexicon`` plus the province's dictionary as it is now.
+
+    ``dictionary()`` is asked on every text (the hub caches the database read); the step is
+    rebuilt only when the entries changed. Dictionary entries win over every lexicon file.
+    """
+    built: dict[str, Any] = {"key": None, "step": None}
+    lock = threading.Lock()
+
+    def expand(text: str) -> str:
+        entries = dict(dictionary())
+        key = tuple(sorted(entries.items()))
+        with lock:
+            if built["key"] != key:
+                merged = replace(lexicon, pronunciations={**lexicon.pronunciations, **entries})
+                built["key"], built["step"] = key, steps.make_abbreviations(merged)
+            step = built["step"]
+        return step(text)
+
+    return expand
+
+
+def build_steps(lexicon_paths: Iterable[str | Path] = (),
+                dictionary: Callable[[], Mapping[str, str]] | None = None) -> list[TextNormalizer]:
+    """Return the built-in steps, in order, using the built-in lexicon plus ``lexicon_paths`` and,
+    when given, the province's pronunciation dictionary (``dictionary()``: written → spoken)."""
     lexicon = load_lexicon(lexicon_paths)
+    abbreviations = steps.make_abbreviations(lexicon) if dictionary is None else with_dictionary(lexicon, dictionary)
     return [
         TextNormalizer(name="vi-nfc", order=0, normalize=steps.unicode_nfc),
         TextNormalizer(name="vi-clutter", order=100, normalize=steps.remove_clutter),
         TextNormalizer(name="vi-links", order=150, normalize=steps.speak_links),
-        TextNormalizer(name="vi-abbreviations", order=200, normalize=steps.make_abbreviations(lexicon)),
+        TextNormalizer(name="vi-abbreviations", order=200, normalize=abbreviations),
         TextNormalizer(name="vi-roman-numerals", order=300, normalize=steps.roman_numerals),
         TextNormalizer(name="vi-document-codes", order=400, normalize=steps.make_document_codes(lexicon)),
         TextNormalizer(name="vi-phone-numbers", order=450, normalize=steps.phone_numbers),
@@ -77,9 +105,12 @@ def build_steps(lexicon_paths: Iterable[str | Path] = ()) -> list[TextNormalizer
     ]
 
 
-def normalize(text: str, lexicon_paths: Iterable[str | Path] = ()) -> str:
-    """Run the built-in steps in order on ``text``, with the built-in lexicon plus ``lexicon_paths``."""
-    for step in build_steps(lexicon_paths):
+def normalize(text: str, lexicon_paths: Iterable[str | Path] = (),
+              pronunciations: Mapping[str, str] | None = None) -> str:
+    """Run the built-in steps in order on ``text``, with the built-in lexicon plus ``lexicon_paths``
+    and, when given, dictionary entries (written → spoken) that win over both."""
+    dictionary = None if pronunciations is None else (lambda: pronunciations)
+    for step in build_steps(lexicon_paths, dictionary):
         text = step.normalize(text)
     return text
 
@@ -88,4 +119,7 @@ def normalize(text: str, lexicon_paths: Iterable[str | Path] = ()) -> str:
 def hub_register_text_normalizers(settings: Any) -> list[TextNormalizer]:
     """Register the Vietnamese steps; extra lexicon files come from ``HUB_NORMALIZE_LEXICON``."""
     own = settings if isinstance(settings, NormalizeSettings) else NormalizeSettings()
-    return build_steps(own.lexicon)
+    # The hub's own settings name its database: the province's dictionary there is used too, as
+    # it is at each text (a change is used by the next render).
+    dictionary = (lambda: pronunciations(settings)) if hasattr(settings, "sqlalchemy_url") else None
+    return build_steps(own.lexicon, dictionary)
