@@ -7,8 +7,12 @@ import os
 import re
 import tempfile
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from hub.errors import HubError
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -24,6 +28,8 @@ class MediaStore:
         self._recent: OrderedDict[str, bytes] = OrderedDict()
         self._recent_bytes = 0
         self._lock = threading.Lock()
+        #: Uploaded audio being decoded or mastered; the hub sets its bounds from the settings.
+        self.work = AudioWork()
 
     def _location(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256
@@ -68,6 +74,8 @@ class MediaStore:
         location.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=location.parent, prefix=".tmp-")
         try:
+            # mkstemp makes 0600; the hub's group may read (nginx sends /media/ from this folder).
+            os.fchmod(fd, 0o640)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()
@@ -82,6 +90,46 @@ class MediaStore:
     def put_file(self, source: Path) -> str:
         """Store a file's bytes (copied, so the source may be a temporary upload)."""
         return self.put(source.read_bytes())
+
+
+class Busy(HubError):
+    """Every slot for this commune's (or the hub's) audio work is taken: 429, try again shortly."""
+
+    status_code = 429
+    retry_after = 10
+
+    def __init__(self) -> None:
+        super().__init__("the hub is already processing as many audio uploads for this commune as it allows; "
+                         f"try again in {self.retry_after} s")
+
+
+class AudioWork:
+    """Bounds the slow work on uploaded audio (decoding, mastering: ffmpeg for seconds to minutes):
+    at most ``per_commune`` at once for one commune and ``total`` in all, in this process.
+
+    A slot is taken without waiting: past the bound the caller is told at once (429), rather than
+    queueing requests that hold a spooled upload each (issue 14: one lying MP3 held ffmpeg 225 s).
+    """
+
+    def __init__(self, per_commune: int = 2, total: int = 4) -> None:
+        self.per_commune, self.total = per_commune, total
+        self._running: Counter[str | None] = Counter()
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def slot(self, commune: str | None) -> Iterator[None]:
+        """Hold one slot for ``commune`` (None: province-wide work) while the block runs; Busy if none is free."""
+        with self._lock:
+            if self._running[commune] >= self.per_commune or sum(self._running.values()) >= self.total:
+                raise Busy()
+            self._running[commune] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running[commune] -= 1
+                if not self._running[commune]:
+                    del self._running[commune]
 
 
 def _fsync_dir(path: Path) -> None:

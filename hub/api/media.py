@@ -20,6 +20,8 @@ router = APIRouter(tags=["media"])
 IMMUTABLE = "public, max-age=31536000, immutable"
 PRIVATE = "private, max-age=31536000, immutable"
 # One range only, and short numbers (int() refuses over 4300 digits; no file is that large anyway).
+#: The internal location nginx names (deploy/nginx/grassroots-hub.conf): letters, digits, _ and -.
+_ACCEL_PREFIX_RE = re.compile(r"^/[A-Za-z0-9_-]+/$")
 _RANGE_RE = re.compile(r"^[ \t]*bytes[ \t]*=[ \t]*([0-9]{0,18})[ \t]*-[ \t]*([0-9]{0,18})[ \t]*$", re.IGNORECASE)
 
 
@@ -49,6 +51,9 @@ def _from_memory(sha256: str, request: Request, hub) -> Response | None:
     unchanged = not_modified(request, etag, {"Cache-Control": cache})
     if unchanged is not None:
         return unchanged
+    accel = _accel_redirect(request, sha256, mime, {"ETag": etag, "Cache-Control": cache})
+    if accel is not None:
+        return accel
     return Response(data, media_type=mime, headers={"ETag": etag, "Cache-Control": cache, "Accept-Ranges": "bytes"})
 
 
@@ -70,6 +75,9 @@ def _get_media(sha256: str, request: Request, hub) -> Response:
     if unchanged is not None:
         return unchanged
     mime = hub.services.media.mime(sha256)
+    accel = _accel_redirect(request, sha256, mime, {"ETag": etag, "Cache-Control": cache})
+    if accel is not None:
+        return accel
     size = path.stat().st_size
     use_range = _range_usable(request.headers.get("range"), size)
     if use_range is None:
@@ -82,6 +90,17 @@ def _get_media(sha256: str, request: Request, hub) -> Response:
         if data is not None:
             return Response(data, media_type=mime, headers=headers)
     return _MediaFile(path, media_type=mime, use_range=use_range, headers=headers)
+
+
+def _accel_redirect(request: Request, sha256: str, mime: str, headers: dict[str, str]) -> Response | None:
+    """Behind nginx (deploy/nginx/), which says so with ``X-Hub-Accel-Redirect: /<internal>/``: the
+    yes without the bytes, for nginx to send the file itself from the media folder (ranges too).
+    A client that sends the header itself gets only the empty yes it was allowed anyway."""
+    prefix = request.headers.get("x-hub-accel-redirect")
+    if not prefix or not _ACCEL_PREFIX_RE.match(prefix):
+        return None
+    return Response(b"", media_type=mime,
+                    headers={**headers, "X-Accel-Redirect": f"{prefix}{sha256[:2]}/{sha256}"})
 
 
 def _token(request: Request) -> str | None:
