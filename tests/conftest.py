@@ -48,6 +48,7 @@ def pytest_addoption(parser) -> None:
 
 def pytest_configure(config) -> None:
     config.addinivalue_line("markers", "sqlite_only: runs on the SQLite lane only (reads the SQLite file itself)")
+    config.addinivalue_line("markers", "postgres_only: runs on the PostgreSQL lane only (row locks, column types)")
 
 
 def _sqlite_only(metafunc) -> bool:
@@ -62,7 +63,11 @@ def _sqlite_only(metafunc) -> bool:
 
 def pytest_generate_tests(metafunc) -> None:
     if "store_kind" in metafunc.fixturenames:
-        metafunc.parametrize("store_kind", ["sqlite"] if _sqlite_only(metafunc) else list(STORES), indirect=True)
+        if metafunc.definition.get_closest_marker("postgres_only"):
+            lanes = ["postgresql"]
+        else:
+            lanes = ["sqlite"] if _sqlite_only(metafunc) else list(STORES)
+        metafunc.parametrize("store_kind", lanes, indirect=True)
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -73,6 +78,8 @@ def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
         kind = callspec.params.get("store_kind") if callspec else None
+        if kind is None and "pg_database" in getattr(item, "fixturenames", ()):
+            kind = "postgresql"  # a test of PostgreSQL itself, without the settings fixture
         (drop if kind is not None and kind != wanted else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)

@@ -1,0 +1,139 @@
+"""The store on both lanes where they differ (issue 13): job claims by several processes, times in UTC,
+URL spellings. PostgreSQL-only tests take the `pg_database` fixture and run on the PostgreSQL lane."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, select, text
+
+from hub import hookimpl
+from hub.app import create_app
+from hub.models import AuditEvent, Job
+from hub.plugin_types import RenderedMedia, Renderer
+from hub.plugins import make_plugin_manager
+from hub.store import Store, normalise_url
+from tests.conftest import People, bulletin_payload
+
+
+class Tiny:
+    @hookimpl
+    def hub_register_renderers(self):
+        return [Renderer(name="tiny", channel="speaker", render=lambda ctx: [
+            RenderedMedia(kind="audio", mime="audio/mpeg", data=ctx.bulletin.content_hash.encode())])]
+
+
+def _client(settings) -> TestClient:
+    local = settings.model_copy(update={"disabled_plugins": ["speech", "slides"]})
+    pm = make_plugin_manager(local)
+    pm.register(Tiny(), name="tiny")
+    return TestClient(create_app(local, pm=pm))
+
+
+def _queue(client: TestClient, n: int) -> None:
+    people = People(client.app.state.hub)
+    people.commune("X1")
+    author, approver = people.user("a", "editor"), people.user("b", "editor")
+    for i in range(n):
+        bid = client.post("/api/v1/bulletins", json=bulletin_payload(title=f"Tin {i}", targets=["X1"]),
+                          headers=author).json()["id"]
+        assert client.post(f"/api/v1/bulletins/{bid}/submit", headers=author).status_code == 200
+        assert client.post(f"/api/v1/bulletins/{bid}/approve", headers=approver).status_code == 200
+
+
+def test_two_hubs_on_one_database_never_claim_a_job_twice(settings):
+    """Two hubs (two engines, as two processes have) and four threads claim at once: every job once."""
+    with _client(settings) as one, _client(settings) as two:
+        _queue(one, 10)
+        pipelines = [one.app.state.hub.pipeline, two.app.state.hub.pipeline]
+        claimed: list[int] = []
+        lock = threading.Lock()
+
+        def claim_all(pipeline) -> None:
+            owner = pipeline.new_owner()
+            while (job := pipeline.claim(owner)) is not None:
+                with lock:
+                    claimed.append(job.id)
+
+        threads = [threading.Thread(target=claim_all, args=(pipelines[i % 2],)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with one.app.state.hub.store.reader() as session:
+            jobs = session.scalars(select(Job.id)).all()
+        assert len(jobs) >= 10
+        assert sorted(claimed) == sorted(jobs)
+
+
+@pytest.mark.postgres_only  # row locks are PostgreSQL's; SQLite serialises its writers instead
+def test_a_claim_skips_a_job_another_transaction_has_locked(settings):
+    """FOR UPDATE SKIP LOCKED: while another worker's transaction holds the first job, a claim takes
+    the next one at once instead of waiting for that transaction to end."""
+    with _client(settings) as client:
+        _queue(client, 2)
+        pipeline = client.app.state.hub.pipeline
+        with client.app.state.hub.store.reader() as session:
+            first, second = session.scalars(select(Job.id).order_by(Job.priority, Job.run_after, Job.id)).all()[:2]
+        other = create_engine(normalise_url(settings.database_url))
+        held, result = threading.Event(), {}
+        try:
+            with other.connect() as conn:
+                conn.execute(text("SELECT id FROM jobs WHERE id = :id FOR UPDATE"), {"id": first})
+
+                def claim() -> None:
+                    job = pipeline.claim(pipeline.new_owner())
+                    result["job"], result["while_held"] = job.id if job else None, held.is_set()
+
+                held.set()
+                thread = threading.Thread(target=claim)
+                thread.start()
+                thread.join(timeout=30)
+                alive = thread.is_alive()
+                held.clear()
+                conn.rollback()
+            thread.join()
+        finally:
+            other.dispose()
+        assert not alive, "the claim waited for the other transaction's row lock"
+        assert result == {"job": second, "while_held": True}
+
+
+def test_times_are_timestamptz_and_read_back_in_utc_whatever_the_server_zone(pg_database):
+    from hub.pgcluster import admin
+    from hub.store import migrate
+
+    # An administrator's server set to Vietnam's time: the hub's sessions still run in UTC.
+    name = pg_database.rsplit("/", 1)[1]
+    admin(pg_database, f'ALTER DATABASE "{name}" SET timezone TO \'Asia/Ho_Chi_Minh\'')
+    migrate(pg_database)
+    store = Store(pg_database)
+    try:
+        with store.session() as session:
+            naive_cols = session.execute(text(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public' "
+                "AND data_type = 'timestamp without time zone'")).all()
+            assert naive_cols == []
+            assert session.execute(text("SHOW timezone")).scalar_one() == "UTC"
+            local = datetime(2026, 12, 3, 7, 30, 15, 123456, tzinfo=timezone(timedelta(hours=7)))
+            session.add(AuditEvent(at=local, action="test", object_type="t", object_id="1"))
+        with store.reader() as session:
+            back = session.scalar(select(AuditEvent.at).where(AuditEvent.action == "test"))
+            day = session.execute(text("SELECT date(at) FROM audit_events WHERE action = 'test'")).scalar_one()
+        assert back == local and back.utcoffset() == timedelta(0)
+        assert str(day) == "2026-12-03"  # 00:30:15 UTC
+    finally:
+        store.dispose()
+
+
+@pytest.mark.parametrize("given, used", [
+    ("postgresql://u@h:5432/db", "postgresql+psycopg://u@h:5432/db"),
+    ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+    ("sqlite:///x.db", "sqlite:///x.db"),
+])
+def test_database_url_spellings(given, used):
+    assert normalise_url(given) == used
