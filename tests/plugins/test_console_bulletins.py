@@ -325,6 +325,11 @@ def test_write_submit_hear_approve_withdraw_in_chromium(live, size):
             look(editor, "bulletin-new-heard")
             editor.check("input[name=targets][value='LSN-CL']")
             editor.fill("#valid_from", "2026-12-04T07:00")
+            # The CAP fields sit folded under their own heading; opened, they take the editor's words.
+            editor.click("details:has(#cap_event) > summary")
+            editor.fill("#cap_event", "Tiêm chủng")
+            editor.select_option("#cap_category", "Health")
+            editor.fill("#instruction", "Mang theo sổ tiêm chủng.")
             look(editor, "bulletin-new-filled")
             editor.click("button[name=action][value=submit]")
             editor.wait_for_load_state()
@@ -353,6 +358,8 @@ def test_write_submit_hear_approve_withdraw_in_chromium(live, size):
             approver.wait_for_function(
                 "() => Array.from(document.querySelectorAll('main img[src^=\"/media/\"]'))"
                 ".every(i => i.complete && i.naturalWidth > 0)", timeout=20_000)
+            facts = approver.inner_text("dl.bulletin-facts")
+            assert "Tiêm chủng" in facts and "Y tế, dịch bệnh" in facts and "Mang theo sổ tiêm chủng." in facts
             look(approver, "bulletin-approval")
             approver.click("button[name=action][value=approve]")
             approver.wait_for_load_state()
