@@ -168,7 +168,7 @@ def _read(url: str) -> dict[str, str]:
     try:
         if store is not None:
             with store.reader() as session:
-                return dict(session.execute(select(Pronunciation.written, Pronunciation.spoken)).tuples().all())
+                return {w: sp for w, sp in session.execute(select(Pronunciation.written, Pronunciation.spoken))}
         if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
             return {}  # never create a database file just to find it empty
         from hub.store import make_engine
@@ -176,7 +176,7 @@ def _read(url: str) -> dict[str, str]:
         engine = make_engine(url, writer=False)
         try:
             with engine.connect() as conn:
-                return dict(conn.execute(select(Pronunciation.written, Pronunciation.spoken)).tuples().all())
+                return {w: sp for w, sp in conn.execute(select(Pronunciation.written, Pronunciation.spoken))}
         finally:
             engine.dispose()
     except SQLAlchemyError as exc:

@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse
 
 from hub.plugin_api import Throttled, Unauthenticated
 
-from . import account, admin, broadcast, bulletins, emergency, home, monitor, playlists, security
+from . import account, admin, broadcast, bulletins, emergency, home, monitor, playlists, pronunciations, security
 from .pages import Console, Seat
 from .settings import ConsoleSettings
 
@@ -30,6 +30,7 @@ STATIC["bulletin-form.js"] = "text/javascript"  # the bulletin form: what the lo
 STATIC["monitor.css"] = "text/css"  # monitoring pages: charts
 STATIC["playlist-form.js"] = "text/javascript"  # the playlist form: the bulletin list narrows as one types
 STATIC["live-broadcast.js"] = "text/javascript"  # "Phát trực tiếp": the microphone to the ingest, the level meter
+STATIC["pronunciations.js"] = "text/javascript"  # the pronunciation dictionary's "Nghe thử" buttons
 
 
 def safe_next(target: object) -> str:
@@ -124,7 +125,7 @@ def make_router(settings: Any, options: ConsoleSettings) -> APIRouter:
         return security.protect(FileResponse(path, media_type="font/ttf",
                                              headers={"Cache-Control": "public, max-age=86400"}))
 
-    for module in (home, bulletins, emergency, broadcast, admin, account, monitor, playlists):
+    for module in (home, bulletins, emergency, broadcast, admin, account, monitor, playlists, pronunciations):
         module.register(router, console)
 
     # Last: any other /console address, and a GET of an address that only takes a form, is the
