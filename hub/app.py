@@ -143,6 +143,7 @@ def create_app(settings: Settings | None = None, *, pm=None) -> FastAPI:
         hub = Hub.open(settings, pm)
         app.state.hub = hub
         hub.counter.start()
+        hub.listen()
         hub.pipeline.start(settings.workers)
         try:
             yield

@@ -17,6 +17,7 @@ import time
 from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session
 
+from hub import notify
 from hub.models import Artifact, Bulletin, Commune, Counter, Device, MediaObject, Playlist
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,9 @@ def bump(session: Session, *, devices: bool = False) -> None:
         changed = session.execute(update(Counter).where(Counter.name == name).values(value=Counter.value + 1)).rowcount
         if changed == 0:
             session.add(Counter(name=name, value=1))
+    if names:
+        # Other processes hear of it when this transaction commits (PostgreSQL; hub/notify.py).
+        notify.announce(session, notify.CHANGES, "schedule")
 
 
 def generation(session: Session) -> int:

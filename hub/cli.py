@@ -48,6 +48,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    hub.listen()
     hub.pipeline.start(max(1, args.threads))
     logging.getLogger("hub").info("worker running with %d thread(s)", max(1, args.threads))
     stop.wait()

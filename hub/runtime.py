@@ -44,6 +44,8 @@ class Hub:
     keys: Keyring = field(init=False, repr=False)
     #: Failed token checks per client address (429 past a limit).
     failed_auth: FailedAuth = field(init=False, repr=False)
+    #: Other processes' notifications (PostgreSQL only; started by :meth:`listen`).
+    listener: Any = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.services = Services(self)
@@ -64,13 +66,25 @@ class Hub:
         pm = pm or make_plugin_manager(settings)
         store = Store(settings.sqlalchemy_url)
         media = MediaStore(settings.media_dir)
+        media.work.per_commune, media.work.total = settings.media_work_per_commune, settings.media_work_total
         metrics = Metrics(store, settings.offline_after_s)
         counter = ScheduleCounter(store)
         manifests = Manifests(store, counter)
         return cls(settings, pm, store, media, Pipeline(store, media, pm, settings), metrics, counter,
                    DeviceTokens(store, counter), manifests, DeviceEvents(manifests, counter))
 
+    def listen(self) -> None:
+        """On PostgreSQL, hear other processes' changes and queued jobs at once (hub/notify.py);
+        ``hub serve`` and ``hub worker`` call this, one-off commands need not."""
+        from hub.notify import CHANGES, JOBS, Listener
+
+        if self.store.dialect == "postgresql" and self.listener is None:
+            self.listener = Listener(self.store.url, {CHANGES: self.counter.invalidate, JOBS: self.pipeline.wake})
+            self.listener.start()
+
     def close(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
         self.events.stop()
         self.counter.stop()
         self.pipeline.stop()

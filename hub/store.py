@@ -11,7 +11,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub import audit_chain, changes
+from hub import audit_chain, changes, notify
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -106,6 +106,7 @@ class Store:
         self.on_schedule_change: list = []
         changes.install(self._sessions, on_bump=self._schedule_changed)
         audit_chain.install(self._sessions)
+        notify.install_job_announcer(self._sessions)
         self.read_engine = make_engine(url, writer=False) if url.startswith("sqlite") else self.engine
         self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
 
