@@ -99,6 +99,11 @@ class Settings(BaseSettings):
     disk_min_free_bytes: int = Field(default=200_000_000, ge=0)
     max_request_bytes: int = Field(default=1_000_000, gt=0)
     max_upload_bytes: int = Field(default=50_000_000, gt=0)
+    #: Uploaded audio decoded and mastered at once, per commune and in all (beyond: 429), and the
+    #: programme audio one commune may keep (beyond: 413); docs/security.md.
+    media_work_per_commune: int = Field(default=2, ge=1)
+    media_work_total: int = Field(default=4, ge=1)
+    media_commune_quota_bytes: int = Field(default=2_000_000_000, ge=0)
 
     province: str = "Tỉnh Lạng Sơn"
     #: The public address of this hub, used in feeds and QR codes.

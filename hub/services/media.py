@@ -12,12 +12,13 @@ from __future__ import annotations
 from contextlib import nullcontext
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub import bulletins as domain
+from hub import recording_check
 from hub.auth import DEVICE_PREFIX, Principal
-from hub.errors import Conflict, Forbidden, NotFound
+from hub.errors import Conflict, Forbidden, NotFound, TooLarge
 from hub.models import Artifact, Bulletin, Commune, MediaObject, Revision
 from hub.plugin_types import RenderedMedia
 from hub.services import Service, Transaction
@@ -54,7 +55,15 @@ class MediaService(Service):
                 t.session.add(MediaObject(sha256=sha256, bytes=path.stat().st_size, mime=mime,
                                           meta={"duration_s": round(duration_s, 3), "role": "recording"},
                                           uploaded_by=principal.id))
-            return self.services.bulletins.edit(principal, bulletin_id, {"recording_sha256": sha256}, tx=t)
+            shown = self.services.bulletins.edit(principal, bulletin_id, {"recording_sha256": sha256}, tx=t)
+            # Checked by ear at once, in the worker, before anyone approves (hub/recording_check.py).
+            bulletin = t.session.get(Bulletin, bulletin_id)
+            if recording_check.queue(t.session, bulletin, domain.current_revision(t.session, bulletin),
+                                     self.hub.pipeline.hook):
+                t.after_commit(self.hub.pipeline.wake)
+                t.session.flush()
+                shown = domain.view(t.session, bulletin, viewer=principal)
+            return shown
 
     def remove_recording(self, principal: Principal, bulletin_id: str, *,
                          tx: Transaction | None = None) -> dict[str, Any]:
@@ -80,6 +89,19 @@ class MediaService(Service):
             self.require_commune(principal, commune, session=session)
         return commune
 
+    def check_quota(self, commune: str | None, incoming: int, *, session: Session | None = None) -> None:
+        """TooLarge unless ``commune`` (None: audio for every commune) may keep ``incoming`` more bytes
+        of programme audio under ``HUB_MEDIA_COMMUNE_QUOTA_BYTES``."""
+        quota = self.hub.settings.media_commune_quota_bytes
+        with self.reading() if session is None else nullcontext(session) as s:
+            where = MediaObject.commune.is_(None) if commune is None else MediaObject.commune == commune
+            used = s.scalar(select(func.coalesce(func.sum(MediaObject.bytes), 0)).where(
+                where, MediaObject.uploaded_by.is_not(None)))
+        if used + incoming > quota:
+            whose = f"commune {commune}" if commune else "audio for every commune"
+            raise TooLarge(f"the programme audio of {whose} would exceed its quota of {quota:,} bytes "
+                           f"({used:,} in use); remove some first")
+
     def record_upload(self, principal: Principal, sha256: str, media: RenderedMedia, commune: str | None,
                       title: str | None, *, tx: Transaction | None = None) -> dict[str, Any]:
         """Record programme audio already in the media store (the same file twice: the first record).
@@ -91,6 +113,7 @@ class MediaService(Service):
             commune = self.upload_commune(principal, commune, session=t.session)
             row = t.session.get(MediaObject, sha256)
             if row is None:
+                self.check_quota(commune, len(media.data), session=t.session)
                 row = MediaObject(sha256=sha256, bytes=len(media.data), mime=media.mime,
                                   meta={**media.meta, **media.declared(), "title": title}, uploaded_by=principal.id,
                                   commune=commune)

@@ -128,28 +128,48 @@ class Mastered:
     passes: int
 
 
+#: An absolute file path in ffmpeg's log (a temporary upload, a work folder).
+_PATH = re.compile(r"(?<![\w.])/(?:[^\s/:'\"]+/)*[^\s/:'\"]+")
+
+
 class FFmpegError(RuntimeError):
-    """ffmpeg or ffprobe failed; the message carries the tail of its log."""
+    """ffmpeg or ffprobe failed; the message carries the tail of its log, with no server paths
+    (it reaches the client as a 422's detail: issue 14 found temporary paths there)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_PATH.sub("the file", message))
 
 
-def run_ffmpeg(args: list[str], *, what: str) -> str:
-    """Run ffmpeg quietly and return its log (stderr), raising FFmpegError on failure."""
+#: The longest any one ffmpeg or ffprobe run may take, seconds: a file made to be slow to decode
+#: (issue 14) is stopped, not left to hold a worker. A 30-minute recording's longest pass takes a
+#: small part of this on one core.
+FFMPEG_TIMEOUT_S = 300.0
+
+
+def run_ffmpeg(args: list[str], *, what: str, timeout: float = FFMPEG_TIMEOUT_S) -> str:
+    """Run ffmpeg quietly and return its log (stderr), raising FFmpegError on failure or timeout."""
     cmd = ["ffmpeg", "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise FFmpegError(f"ffmpeg took longer than {timeout:.0f} s while {what}; stopped") from None
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-6:])
         raise FFmpegError(f"ffmpeg failed while {what}: {tail}")
     return proc.stderr
 
 
-def probe(path: Path) -> dict:
+def probe(path: Path, *, timeout: float = 60.0) -> dict:
     """ffprobe's view of a file, or FFmpegError if it cannot be read as media at all."""
     cmd = [
         "ffprobe", "-v", "error", "-of", "json",
         "-show_entries", "format=format_name,duration:stream=codec_type,codec_name,duration,channels,sample_rate",
         str(path),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise FFmpegError(f"ffprobe took longer than {timeout:.0f} s; stopped") from None
     if proc.returncode != 0:
         raise FFmpegError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "unreadable")
     return json.loads(proc.stdout or "{}")
@@ -538,7 +558,13 @@ def encode_and_measure(
             meter_proc = subprocess.Popen([*base, *meter], stdin=enc.stdout, stdout=subprocess.DEVNULL, stderr=meter_log)
         finally:
             enc.stdout.close()  # the meter holds the only read end now: the encoder sees it go
-        meter_rc, enc_rc = meter_proc.wait(), enc.wait()
+        try:
+            meter_rc, enc_rc = meter_proc.wait(FFMPEG_TIMEOUT_S), enc.wait(FFMPEG_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            for proc in (enc, meter_proc):
+                proc.kill()
+                proc.wait()
+            raise FFmpegError(f"ffmpeg took longer than {FFMPEG_TIMEOUT_S:.0f} s while encoding; stopped") from None
         logs = []
         for fh in (enc_log, meter_log):
             fh.seek(0)
@@ -573,18 +599,35 @@ def check_upload(path: Path, audio: SpeechSettings) -> tuple[str, float]:
         raise ValueError(f"the {kind} file has no audio stream")
     raw = info.get("format", {}).get("duration") or streams[0].get("duration")
     try:
-        duration = float(raw)
+        estimate = float(raw)
     except (TypeError, ValueError):
-        duration = 0.0
-    if not math.isfinite(duration) or duration < 0.3:
-        raise ValueError(f"the {kind} recording is empty or shorter than 0.3 s")
-    if duration > audio.max_recording_s:
-        raise ValueError(
-            f"the recording lasts {duration:.0f} s, longer than the {audio.max_recording_s:.0f} s allowed"
-        )
-    # Decode it all once: a header can look fine over a body that is not audio.
+        estimate = 0.0
+    limit = audio.max_recording_s
+    if math.isfinite(estimate) and estimate > limit:
+        raise ValueError(f"the recording lasts {estimate:.0f} s, longer than the {limit:.0f} s allowed")
+    # The header's length is only an estimate (an MP3 of 2 s at 160 kbps, then 2 h at 8 kbps, says
+    # 1,624 s: issue 14), so the length is the decoder's: decode once, never past the limit (a
+    # header can also look fine over a body that is not audio).
     try:
-        run_ffmpeg(["-i", str(path), "-map", "0:a:0", "-f", "null", "-"], what="decoding the recording")
+        log_text = run_ffmpeg(["-i", str(path), "-map", "0:a:0", "-t", f"{limit + 1:.3f}", "-f", "null", "-"],
+                              what="decoding the recording")
     except FFmpegError as exc:
         raise ValueError(f"the {kind} recording could not be decoded: {exc}") from None
+    duration = decoded_seconds(log_text)
+    if duration is None:
+        duration = estimate if math.isfinite(estimate) else 0.0
+    if duration < 0.3:
+        raise ValueError(f"the {kind} recording is empty or shorter than 0.3 s")
+    if duration > limit:
+        raise ValueError(f"the recording lasts more than the {limit:.0f} s allowed (its header said "
+                         f"{estimate:.0f} s)")
     return kind, duration
+
+
+def decoded_seconds(log_text: str) -> float | None:
+    """The playing time ffmpeg's last progress line reports (``time=HH:MM:SS.ss``), or None."""
+    times = re.findall(r"time=(\d+):(\d\d):(\d\d(?:\.\d+)?)", log_text)
+    if not times:
+        return None
+    h, m, sec = times[-1]
+    return round(int(h) * 3600 + int(m) * 60 + float(sec), 3)

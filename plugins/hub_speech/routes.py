@@ -78,10 +78,11 @@ def build_router() -> APIRouter:
             path = await run_in_threadpool(_spool, file, Path(tmp))
             # Check who may edit before the (slow) decoding; the service checks again when writing.
             await run_in_threadpool(media.check_may_edit, user, bulletin_id)
-            try:
-                kind, duration = await run_in_threadpool(check_upload, path, SpeechSettings())
-            except ValueError as exc:
-                raise Invalid(str(exc)) from None
+            with hub.media.work.slot(user.commune):  # 429 past the bound (hub.media.AudioWork)
+                try:
+                    kind, duration = await run_in_threadpool(check_upload, path, SpeechSettings())
+                except ValueError as exc:
+                    raise Invalid(str(exc)) from None
             sha256 = await run_in_threadpool(hub.media.put_file, path)
         return await run_in_threadpool(media.record_recording, user, bulletin_id, sha256, MIME[kind], duration)
 
@@ -99,11 +100,14 @@ def build_router() -> APIRouter:
         commune = await run_in_threadpool(service.upload_commune, user, commune)
         with tempfile.TemporaryDirectory(prefix="hub-media-") as tmp:
             path = await run_in_threadpool(_spool, file, Path(tmp))
-            try:
-                media = await run_in_threadpool(process_upload, path, hub.settings,
-                                                title=title or Path(file.filename or "audio").stem)
-            except ValueError as exc:
-                raise Invalid(str(exc)) from None
+            # A commune over its quota is told before minutes of mastering (checked again on writing).
+            await run_in_threadpool(service.check_quota, commune, 1)
+            with hub.media.work.slot(commune):
+                try:
+                    media = await run_in_threadpool(process_upload, path, hub.settings,
+                                                    title=title or Path(file.filename or "audio").stem)
+                except ValueError as exc:
+                    raise Invalid(str(exc)) from None
         sha256 = await run_in_threadpool(hub.media.put, media.data)
         stored = await run_in_threadpool(service.record_upload, user, sha256, media, commune, title)
         return _upload_view(stored)
