@@ -117,3 +117,65 @@ def test_console_page_add_edit_delete_for_administrators_only(app):
     token = csrf(page.text)
     assert editor.post("/console/pronunciations", data={"csrf_token": token, "written": "A B", "spoken": "a bê"}).status_code == 404
     assert TestClient(app).get("/console/pronunciations", follow_redirects=False).status_code == 303
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    from hub.config import Settings
+    from hub.store import migrate
+    from hub.testing import LiveServer
+
+    data = tmp_path_factory.mktemp("pronunciations-browser") / "var"
+    data.mkdir()
+    migrate(f"sqlite:///{data / 'hub.db'}")
+    settings = Settings(data_dir=data, workers=1, tts_engines=["espeak"], disabled_plugins=["slides"])
+    app = create_app(settings, pm=make_plugin_manager(settings))
+    with LiveServer(app) as server:
+        app.state.hub.services.directory.add_user(None, "quantri", "admin", password=PASSWORD)
+        yield server
+
+
+def test_add_and_hear_an_entry_and_see_unread_words_in_chromium(live):
+    from playwright import sync_api
+
+    from tests.plugins.console_browser import SIZES, launch, look, sign_in
+
+    hears = "() => { const a = document.querySelector('%s .hear-audio'); return a.src.startsWith('blob:') && a.duration > 0; }"
+    with sync_api.sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            phone = browser.new_context(viewport=SIZES["phone"]).new_page()
+            sign_in(phone, live.url, "quantri", PASSWORD)
+            phone.goto(live.url + "/console/pronunciations")
+            look(phone, "pronunciations-empty")
+            phone.fill("#written", "QLTTBCGĐ")
+            phone.fill("#spoken", "Phòng quản lý thông tin báo chí gia đình")
+            phone.click("section[aria-labelledby=add-heading] button.hear")  # hear the reading as typed
+            phone.wait_for_function(hears % "section[aria-labelledby=add-heading]", timeout=30_000)
+            phone.click("section[aria-labelledby=add-heading] button[type=submit]")
+            phone.wait_for_selector("p.notice")
+            assert "Phòng quản lý thông tin báo chí gia đình" in phone.inner_text("ul.records")
+            phone.click("ul.records button.hear")  # the written form through the chain, dictionary applied
+            phone.wait_for_function(hears % "section[aria-labelledby=list-heading]", timeout=30_000)
+            look(phone, "pronunciations")
+
+            desktop = browser.new_context(viewport=SIZES["desktop"]).new_page()
+            sign_in(desktop, live.url, "quantri", PASSWORD)
+            desktop.goto(live.url + "/console/pronunciations")
+            look(desktop, "pronunciations")
+            desktop.click("ul.records a.button")
+            look(desktop, "pronunciation")
+            desktop.fill("#note", "Sở Văn hoá")
+            desktop.click("button[type=submit].primary")
+            desktop.wait_for_selector("p.notice")
+            assert "Sở Văn hoá" in desktop.inner_text("ul.records")
+            # The bulletin form lists what the normaliser cannot read; a dictionary word is read.
+            desktop.goto(live.url + "/console/bulletins/new")
+            desktop.fill("#body", "BQLDA và QLTTBCGĐ họp, xem trên Facebook.")
+            desktop.wait_for_selector("#unread:not([hidden])", timeout=10_000)
+            listed = desktop.inner_text("#unread-list")
+            assert "BQLDA" in listed and "Facebook" in listed and "QLTTBCGĐ" not in listed
+            assert "Phòng quản lý thông tin báo chí gia đình" in desktop.inner_text("#spoken-text")
+            look(desktop, "bulletin-new-unread")
+        finally:
+            browser.close()
