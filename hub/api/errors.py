@@ -24,6 +24,9 @@ def disk_full(exc: BaseException | None) -> bool:
     while exc is not None and seen < 10:
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
+        # PostgreSQL's disk_full (psycopg's DiskFull): its message is in the server's language.
+        if getattr(exc, "sqlstate", None) == "53100":
+            return True
         if any(words in str(exc).lower() for words in _FULL):
             return True
         exc, seen = exc.__cause__ or exc.__context__, seen + 1

@@ -137,3 +137,60 @@ def test_times_are_timestamptz_and_read_back_in_utc_whatever_the_server_zone(pg_
 ])
 def test_database_url_spellings(given, used):
     assert normalise_url(given) == used
+
+
+@pytest.mark.postgres_only
+def test_a_full_disk_under_postgresql_answers_507_saves_nothing_and_recovers(settings, tmp_path):
+    """The bulletin_revisions table moved to a tablespace on a 1 MB tmpfs fills for real: PostgreSQL answers
+    SQLSTATE 53100 "could not extend file …: No space left on device"; the hub says 507, keeps nothing
+    of the failed write, and writes again once the table is back on a disk with room."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    from sqlalchemy import func
+
+    from hub.models import Bulletin
+    from hub.pgcluster import admin
+
+    if os.geteuid() != 0 or "@127.0.0.1:" not in settings.database_url:
+        pytest.skip("needs root (to mount a small tmpfs) and the test cluster on this machine")
+    mount = tempfile.mkdtemp(prefix="hub-pgfull-", dir="/tmp")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mount], capture_output=True).returncode:
+        pytest.skip("this machine does not let us mount a tmpfs")
+    space = f"full_{os.getpid()}_{os.path.basename(mount).replace('-', '_')}"
+    try:
+        shutil.chown(mount, "postgres", "postgres")
+        admin(settings.database_url, f"CREATE TABLESPACE {space} LOCATION '{mount}'")
+        with _client(settings) as client:
+            hub = client.app.state.hub
+            people = People(hub)
+            people.commune("C1")
+            author = people.user("a", "editor")
+
+            def count() -> int:
+                with hub.store.reader() as session:
+                    return session.scalar(select(func.count()).select_from(Bulletin))
+
+            with hub.store.session() as session:
+                session.execute(text(f"ALTER TABLE bulletin_revisions SET TABLESPACE {space}"))
+            before = count()
+            # Incompressible bodies (TOAST compresses repeated text): each bulletin adds ~15 kB.
+            big = [bulletin_payload(targets=["C1"], body=os.urandom(7500).hex()) for _ in range(150)]
+            answers = []
+            for payload in big:
+                answers.append(client.post("/api/v1/bulletins", json=payload, headers=author))
+                if answers[-1].status_code == 507:
+                    break
+            assert answers[-1].status_code == 507, [a.status_code for a in answers]
+            assert "disk is full" in answers[-1].json()["detail"]
+            assert all(a.status_code == 201 for a in answers[:-1])
+            assert count() == before + len(answers) - 1
+            with hub.store.session() as session:
+                session.execute(text("ALTER TABLE bulletin_revisions SET TABLESPACE pg_default"))
+            assert client.post("/api/v1/bulletins", json=big[0], headers=author).status_code == 201
+    finally:
+        admin(settings.database_url, f"DROP TABLESPACE IF EXISTS {space}")
+        subprocess.run(["umount", mount], capture_output=True)
+        os.rmdir(mount)
