@@ -52,4 +52,7 @@ class Metrics:
                                       "token checks from their address", registry=self.registry)
         self.disk_free = Gauge("hub_disk_free_bytes", "Free space on the data folder's disk at the last /healthz",
                                registry=self.registry)
+        #: Per process (each server reports its own): where a fleet's streams are, behind nginx.
+        self.event_streams = Gauge("hub_event_streams", "Device event streams this process holds",
+                                   registry=self.registry)
         self.latency = Histogram("hub_http_request_seconds", "HTTP request latency", registry=self.registry)

@@ -51,6 +51,7 @@ class Hub:
         self.services = Services(self)
         self.keys = Keyring(self.settings.data_dir / "keys")
         self.failed_auth = FailedAuth(self.settings.auth_fail_limit, self.settings.auth_fail_window_s)
+        self.metrics.event_streams.set_function(lambda: self.events.subscribed)
 
     @property
     def registrations(self) -> Any:
