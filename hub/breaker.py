@@ -1,14 +1,21 @@
-"""A circuit breaker for a plugin that calls a service over the network (a cloud voice).
+"""For a plugin that calls a service over the network (a cloud voice): a circuit breaker, and
+retries with jittered exponential back-off within a deadline.
 
-Consecutive failures open it; after a cool-down one trial call may close it again (half-open).
-The gTTS and FPT.AI voices each keep one per engine object (docs/voices.md, "The circuit breaker").
+Consecutive failures open the breaker; after a cool-down one trial call may close it again
+(half-open). The gTTS and FPT.AI voices each keep one per engine object and retry the same way
+(docs/voices.md, "The circuit breaker").
 """
 
 from __future__ import annotations
 
+import logging
+import random
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable, TypeVar
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class CircuitBreaker:
@@ -69,3 +76,54 @@ class CircuitBreaker:
         """Give back a half-open trial that ended without a verdict (a bug, not Google)."""
         with self._lock:
             self._trial_running = False
+
+
+class Retryable(Exception):
+    """A failure worth another attempt (429, 5xx, a timeout, a refused connection); it may carry
+    the seconds a ``Retry-After`` header asked for."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def retry_after(headers: Any) -> float | None:
+    """A ``Retry-After`` header in seconds (its date form is not used), or None."""
+    try:
+        return max(0.0, float(headers.get("Retry-After", "")))
+    except (TypeError, ValueError):
+        return None
+
+
+def with_retries(call: Callable[[float], T], *, what: str, retries: int, deadline: float, timeout_s: float,
+                 backoff_s: float, backoff_max_s: float, deadline_s: float, error: type[Exception],
+                 sleep: Callable[[float], None] = time.sleep) -> T:
+    """``call(timeout)`` until it returns, retrying :class:`Retryable` failures ``retries`` more
+    times: waits ``backoff_s`` × 2ⁿ (capped at ``backoff_max_s``) jittered to 50-100 % so many
+    workers do not retry in step, a ``Retry-After`` honoured up to the cap; never past
+    ``deadline`` (a ``time.monotonic()`` value). Gives up with ``error`` naming ``what``."""
+    attempts = retries + 1
+    for attempt in range(attempts):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise error(f"{what} gave up after {deadline_s:g}s")
+        try:
+            return call(min(timeout_s, remaining))
+        except Retryable as exc:
+            if attempt + 1 == attempts:
+                raise error(f"{what} failed after {attempts} attempts: {exc}") from exc
+            delay = min(backoff_max_s, backoff_s * 2**attempt) * random.uniform(0.5, 1.0)
+            if exc.retry_after is not None:
+                delay = max(delay, min(exc.retry_after, backoff_max_s))
+            if time.monotonic() + delay >= deadline:
+                raise error(f"{what} gave up within {deadline_s:g}s: {exc}") from exc
+            log.info("%s: %s; retry %d in %.2fs", what, exc, attempt + 1, delay)
+            sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def looks_like_mp3(audio: bytes) -> bool:
+    """Whether bytes start as MP3 does (an ID3 tag, or a frame sync): a cloud voice's answer check."""
+    if audio.startswith(b"ID3"):
+        return len(audio) > 10
+    return len(audio) >= 4 and audio[0] == 0xFF and (audio[1] & 0xE0) == 0xE0

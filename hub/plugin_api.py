@@ -24,7 +24,7 @@ from hub.api.deps import CurrentDevice, CurrentPrincipal, CurrentUser, HubDep, b
 from hub.api.deps import ReadDB as ReadSession
 from hub.api.device import event_stream, manifest_response
 from hub.auth import EDITORS, ROLES, Principal, authenticate
-from hub.breaker import CircuitBreaker
+from hub.breaker import CircuitBreaker, Retryable, looks_like_mp3, retry_after, with_retries
 from hub.clock import LOCAL_TZ, local, local_today, utcnow
 from hub.errors import Conflict, Forbidden, HubError, Invalid, NotFound, TooLarge, Unauthenticated
 from hub.http import etag_for, etag_matches, not_modified
@@ -36,7 +36,7 @@ from hub.validation import NoNul, has_nul, refuse_nul, well_formed_id
 from hub.config import PluginSettings, Settings, split_csv
 
 __all__ = [
-    "CircuitBreaker", "EDITORS", "LOCAL_TZ", "PluginSettings", "ROLES", "Settings", "split_csv", "Conflict", "CurrentDevice", "CurrentPrincipal", "CurrentUser", "Forbidden", "Hub",
+    "CircuitBreaker", "EDITORS", "Retryable", "looks_like_mp3", "retry_after", "with_retries", "LOCAL_TZ", "PluginSettings", "ROLES", "Settings", "split_csv", "Conflict", "CurrentDevice", "CurrentPrincipal", "CurrentUser", "Forbidden", "Hub",
     "HubError", "Invalid", "NoNul", "NotFound", "Principal", "ReadSession", "Services", "SessionLimits", "Throttled", "WrongPassword", "session_csrf", "TooLarge", "Transaction",
     "Unauthenticated", "__version__", "authenticate", "bearer_token", "etag_for", "etag_matches", "event_stream",
     "has_nul", "local", "local_today", "manifest_response", "not_modified", "plugin_hooks", "pronunciations", "publication",

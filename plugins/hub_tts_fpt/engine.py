@@ -11,7 +11,6 @@ link is fetched until it answers with audio. See docs/voices.md, "FPT.AI".
 from __future__ import annotations
 
 import logging
-import random
 import time
 from typing import Callable
 
@@ -19,7 +18,7 @@ import requests
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hub.plugin_api import CircuitBreaker
+from hub.plugin_api import CircuitBreaker, Retryable, looks_like_mp3, retry_after, with_retries
 from hub.plugin_types import SynthesisResult, TTSError
 
 log = logging.getLogger(__name__)
@@ -101,12 +100,6 @@ def fpt_speed(speed: float) -> int:
     return max(-3, min(3, round((speed - 1.0) * 10)))
 
 
-class _Retryable(Exception):
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
 class FPTEngine:
     """FPT.AI's voices; one breaker per engine object, shared by every thread."""
 
@@ -153,28 +146,12 @@ class FPTEngine:
     def _fetch(self, text: str, voice: str, speed: int) -> bytes:
         deadline = time.monotonic() + self.settings.deadline_s
         with requests.Session() as session:
-            link = self._with_retries(lambda timeout: self._ask(session, text, voice, speed, timeout), deadline)
+            cfg = self.settings
+            link = with_retries(lambda timeout: self._ask(session, text, voice, speed, timeout), what="FPT.AI",
+                                retries=cfg.retries, deadline=deadline, timeout_s=cfg.timeout_s, backoff_s=cfg.backoff_s,
+                                backoff_max_s=cfg.backoff_max_s, deadline_s=cfg.deadline_s, error=TTSError,
+                                sleep=self._sleep)
             return self._collect(session, link, deadline)
-
-    def _with_retries(self, call: Callable[[float], str], deadline: float) -> str:
-        attempts = self.settings.retries + 1
-        for attempt in range(attempts):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TTSError(f"FPT.AI gave up after {self.settings.deadline_s:g}s")
-            try:
-                return call(min(self.settings.timeout_s, remaining))
-            except _Retryable as exc:
-                if attempt + 1 == attempts:
-                    raise TTSError(f"FPT.AI failed after {attempts} attempts: {exc}") from exc
-                delay = min(self.settings.backoff_max_s, self.settings.backoff_s * 2**attempt) * random.uniform(0.5, 1.0)
-                if exc.retry_after is not None:
-                    delay = max(delay, min(exc.retry_after, self.settings.backoff_max_s))
-                if time.monotonic() + delay >= deadline:
-                    raise TTSError(f"FPT.AI gave up within {self.settings.deadline_s:g}s: {exc}") from exc
-                log.info("fpt: %s; retry %d in %.2fs", exc, attempt + 1, delay)
-                self._sleep(delay)
-        raise AssertionError("unreachable")
 
     def _ask(self, session: requests.Session, text: str, voice: str, speed: int, timeout: float) -> str:
         assert self.settings.api_key is not None
@@ -218,7 +195,7 @@ class FPTEngine:
                 # Storage answers 404 (or 403) until the audio is written; anything else is wrong.
                 if response.status_code not in (403, 404):
                     raise TTSError(f"HTTP {response.status_code} fetching FPT.AI's audio")
-            except _Retryable as exc:
+            except Retryable as exc:
                 failures += 1
                 log.info("fpt: fetching the audio: %s", exc)
             if failures > self.settings.retries:
@@ -226,7 +203,7 @@ class FPTEngine:
             self._sleep(min(self.settings.poll_s, max(0.0, deadline - time.monotonic())))
 
     def _audio(self, data: bytes) -> bytes:
-        ok = _looks_like_mp3(data) if self.settings.format == "mp3" else (data[:4] == b"RIFF" and len(data) > 44)
+        ok = looks_like_mp3(data) if self.settings.format == "mp3" else (data[:4] == b"RIFF" and len(data) > 44)
         if not ok:
             raise TTSError(f"FPT.AI's link gave {len(data)} bytes that are not {self.settings.format.upper()} audio")
         return data
@@ -236,21 +213,14 @@ def _send(session: requests.Session, method: str, url: str, timeout: float, **kw
     try:
         response = session.request(method, url, timeout=timeout, **kwargs)
     except requests.Timeout as exc:
-        raise _Retryable(f"no answer within {timeout:g}s") from exc
+        raise Retryable(f"no answer within {timeout:g}s") from exc
     except requests.ConnectionError as exc:
-        raise _Retryable(f"cannot connect to {url}: {exc}") from exc
+        raise Retryable(f"cannot connect to {url}: {exc}") from exc
     except requests.RequestException as exc:
         raise TTSError(f"FPT.AI request failed: {exc}") from exc
     if response.status_code == 429 or response.status_code >= 500:
-        raise _Retryable(f"HTTP {response.status_code} from FPT.AI", _retry_after(response))
+        raise Retryable(f"HTTP {response.status_code} from FPT.AI", retry_after(response.headers))
     return response
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    try:
-        return max(0.0, float(response.headers.get("Retry-After", "")))
-    except ValueError:
-        return None
 
 
 def _message(response: requests.Response) -> str:
@@ -259,9 +229,3 @@ def _message(response: requests.Response) -> str:
         return str(answer.get("message", answer)) if isinstance(answer, dict) else str(answer)
     except ValueError:
         return response.text[:200]
-
-
-def _looks_like_mp3(audio: bytes) -> bool:
-    if audio.startswith(b"ID3"):
-        return len(audio) > 10
-    return len(audio) >= 4 and audio[0] == 0xFF and (audio[1] & 0xE0) == 0xE0

@@ -12,7 +12,6 @@ import base64
 import binascii
 import importlib.metadata
 import logging
-import random
 import re
 import time
 from typing import Callable
@@ -21,7 +20,7 @@ import requests
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hub.plugin_api import CircuitBreaker
+from hub.plugin_api import CircuitBreaker, Retryable, looks_like_mp3, retry_after, with_retries
 from hub.plugin_types import SynthesisResult, TTSError
 
 from .chunking import MAX_CHARS, split_text
@@ -75,14 +74,6 @@ class GTTSSettings(BaseSettings):
     @property
     def endpoint(self) -> str:
         return self.url or f"https://translate.google.{self.tld}/{BATCHEXECUTE_PATH}"
-
-
-class _Retryable(Exception):
-    """A failure worth another attempt (429, 5xx, timeout, connection); may carry Retry-After."""
-
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 class GTTSEngine:
@@ -153,25 +144,11 @@ class GTTSEngine:
 
     def _fetch_chunk(self, session: requests.Session, chunk: str, *, slow: bool, deadline: float) -> bytes:
         body = _request_body(chunk, slow=slow)
-        attempts = self.settings.retries + 1
-        for attempt in range(attempts):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TTSError(f"gTTS gave up after {self.settings.deadline_s:g}s")
-            try:
-                return self._post(session, body, timeout=min(self.settings.timeout_s, remaining))
-            except _Retryable as exc:
-                if attempt + 1 == attempts:
-                    raise TTSError(f"gTTS failed after {attempts} attempts: {exc}") from exc
-                delay = min(self.settings.backoff_max_s, self.settings.backoff_s * 2**attempt)
-                delay *= random.uniform(0.5, 1.0)
-                if exc.retry_after is not None:
-                    delay = max(delay, min(exc.retry_after, self.settings.backoff_max_s))
-                if time.monotonic() + delay >= deadline:
-                    raise TTSError(f"gTTS gave up within {self.settings.deadline_s:g}s: {exc}") from exc
-                log.info("gtts: %s; retry %d in %.2fs", exc, attempt + 1, delay)
-                self._sleep(delay)
-        raise AssertionError("unreachable")
+        cfg = self.settings
+        return with_retries(lambda timeout: self._post(session, body, timeout=timeout), what="gTTS",
+                            retries=cfg.retries, deadline=deadline, timeout_s=cfg.timeout_s, backoff_s=cfg.backoff_s,
+                            backoff_max_s=cfg.backoff_max_s, deadline_s=cfg.deadline_s, error=TTSError,
+                            sleep=self._sleep)
 
     def _post(self, session: requests.Session, body: str, *, timeout: float) -> bytes:
         try:
@@ -179,14 +156,14 @@ class GTTSEngine:
                 self.settings.endpoint, data=body.encode("ascii"), headers=_headers(), timeout=timeout
             )
         except requests.Timeout as exc:
-            raise _Retryable(f"no answer within {timeout:g}s") from exc
+            raise Retryable(f"no answer within {timeout:g}s") from exc
         except requests.ConnectionError as exc:
-            raise _Retryable(f"cannot connect to {self.settings.endpoint}: {exc}") from exc
+            raise Retryable(f"cannot connect to {self.settings.endpoint}: {exc}") from exc
         except requests.RequestException as exc:
             raise TTSError(f"gTTS request failed: {exc}") from exc
         status = response.status_code
         if status == 429 or status >= 500:
-            raise _Retryable(f"HTTP {status} from Google", _retry_after(response))
+            raise Retryable(f"HTTP {status} from Google", retry_after(response.headers))
         if status != 200:
             raise TTSError(f"HTTP {status} from Google")
         return _audio_from(response.text)
@@ -216,13 +193,6 @@ def _headers() -> dict[str, str]:
     return dict(gTTS.GOOGLE_TTS_HEADERS)
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    try:
-        return max(0.0, float(response.headers.get("Retry-After", "")))
-    except ValueError:
-        return None
-
-
 def _audio_from(payload: str) -> bytes:
     """Pull the MP3 out of a batchexecute answer; anything else (a captive portal, nothing) fails."""
     for line in payload.splitlines():
@@ -235,13 +205,7 @@ def _audio_from(payload: str) -> bytes:
             audio = base64.b64decode(match.group(1).encode("ascii"), validate=True)
         except (binascii.Error, UnicodeEncodeError) as exc:
             raise TTSError("Google's audio was not valid base64") from exc
-        if not _looks_like_mp3(audio):
+        if not looks_like_mp3(audio):
             raise TTSError("Google answered 200 with something that is not MP3 audio")
         return audio
     raise TTSError("Google answered 200 without audio")
-
-
-def _looks_like_mp3(audio: bytes) -> bool:
-    if audio.startswith(b"ID3"):
-        return len(audio) > 10
-    return len(audio) >= 4 and audio[0] == 0xFF and (audio[1] & 0xE0) == 0xE0
