@@ -343,6 +343,9 @@ def view(session: Session, bulletin: Bulletin, *, with_artifacts: bool = True,
         "render_status": status,
         "error": error,
     }
+    if revision.recording_check is not None:
+        # CONTRACT §Checking recordings by ear: what the speech checker heard in the recording.
+        shown["recording_check"] = revision.recording_check
     if with_artifacts:
         shown["artifacts"] = shown_artifacts(session, bulletin, may_see_unpublished=may_approve(viewer))
     return shown

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from fastapi import APIRouter
 
     from hub.config import Settings
-    from hub.plugin_types import BulletinSnapshot, Renderer, TextNormalizer, TTSEngine
+    from hub.plugin_types import BulletinSnapshot, Renderer, SpeechChecker, TextNormalizer, TTSEngine
 
 hookspec = pluggy.HookspecMarker("hub")
 
@@ -110,6 +110,27 @@ def hub_register_commands(subparsers: Any, settings: Settings) -> None:
         def hub_register_commands(subparsers):
             p = subparsers.add_parser("weather", help="print today's forecast")
             p.set_defaults(func=lambda args, settings: print_forecast() or 0)
+    """
+
+
+@hookspec
+def hub_register_speech_checkers(settings: Settings) -> list[SpeechChecker]:
+    """Return checkers that listen to audio and say whether it speaks a given text.
+
+    With one registered, a recording attached to a bulletin is checked in the worker before anyone
+    approves it (``recording_check`` on the bulletin), each rendered speech take is checked before
+    mastering (``asr_text``/``asr_wer`` on the artifact; a take that is not ``audible`` makes the
+    voice chain fall back to the next engine), and a checker with ``block`` makes approving a
+    recording that does not match answer 409.
+
+    :param settings: the hub's settings; a plugin reads its own section with ``settings.section(MySettings)``.
+    :returns: a list of :class:`hub.plugin_types.SpeechChecker`.
+
+    Example::
+
+        @hookimpl
+        def hub_register_speech_checkers():
+            return [SpeechChecker(name="asr", check=lambda path, text: my_recogniser.check(path, text))]
     """
 
 

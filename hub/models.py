@@ -189,6 +189,9 @@ class Revision(Base):
     cap_event: Mapped[str | None] = mapped_column(String(120))
     cap_category: Mapped[str | None] = mapped_column(String(16))
     instruction: Mapped[str | None] = mapped_column(Text)
+    #: What a speech checker heard in the recording (hub/recording_check.py): written by the worker
+    #: after the revision, so not part of its content or hash. None: not checked.
+    recording_check: Mapped[dict[str, Any] | None] = mapped_column()
     content_hash: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from hub import bulletins
+from hub import bulletins, recording_check
 from hub.media import MediaStore
 from hub.models import Artifact, Bulletin, Commune, Job, MediaObject, utcnow
 from hub.plugin_types import PRIORITY_RANK, CommuneInfo, RenderContext, Renderer
@@ -97,6 +97,8 @@ def render_statuses(session: Session, bulletins: list[Bulletin]) -> dict[str, tu
 
 
 def _status_of(bulletin: Bulletin, jobs: list[Job]) -> tuple[str | None, str | None]:
+    # A recording's check by ear is not part of the render: its result is the revision's own.
+    jobs = [job for job in jobs if job.renderer != recording_check.CHECK_JOB]
     if not jobs:
         return (None, None) if bulletin.approved_revision is None else ("done", None)
     statuses = {job.status for job in jobs}
@@ -161,6 +163,11 @@ class Pipeline:
         #: What renderers get as ``ctx.hook``: registrations collected once per process.
         self.hook = Registrations(pm, settings)
         self.renderers = self.hook.renderers()
+        #: Job names this process claims: its renderers, and a recording's check when a speech
+        #: checker is registered (hub/recording_check.py).
+        self.job_names = list(self.renderers)
+        if recording_check.checkers(self.hook):
+            self.job_names.append(recording_check.CHECK_JOB)
         self.host = socket.gethostname()
         self._wake = threading.Condition()
         self._stop = threading.Event()
@@ -185,7 +192,7 @@ class Pipeline:
         return released
 
     def claim(self, owner: str) -> Job | None:
-        if not self.renderers:
+        if not self.job_names:
             return None
         now = utcnow()
         claimable = or_(
@@ -193,7 +200,7 @@ class Pipeline:
             and_(Job.status == "running", Job.lease_until < now),
         )
         candidates_query = (select(Job.id, Job.attempts, Job.status)
-                            .where(claimable, Job.renderer.in_(list(self.renderers)))
+                            .where(claimable, Job.renderer.in_(self.job_names))
                             .order_by(Job.priority, Job.run_after, Job.id).limit(8))
         if self.store.dialect == "postgresql":
             # Row locks, skipping rows another worker holds: concurrent claimers take different jobs
@@ -248,7 +255,7 @@ class Pipeline:
         job = self.claim(owner)
         if job is None:
             return False
-        renderer = self.renderers[job.renderer]
+        renderer = self.renderers.get(job.renderer)
         work_dir = self.settings.data_dir / "tmp" / f"job-{job.id}-{uuid.uuid4().hex[:6]}"
         work_dir.mkdir(parents=True, exist_ok=True)
         done = threading.Event()
@@ -258,6 +265,10 @@ class Pipeline:
             superseded = self._superseded(job)
             if superseded:
                 self._skip(job, owner, superseded)
+                return True
+            if renderer is None:  # the recording check, the only other job this process claims
+                recording_check.run(self, job)
+                self._complete(job, owner, None, [])
                 return True
             ctx = self._context(job, work_dir)
             results = renderer.render(ctx)

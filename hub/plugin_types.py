@@ -164,3 +164,32 @@ class TextNormalizer:
     #: Optional: given the finished spoken text, the words this plugin could not make readable,
     #: as ``[{"token": …, "kind": …}]`` (the speech preview lists them for the editor).
     unread: Callable[[str], list[dict[str, str]]] | None = None
+
+
+@dataclass(frozen=True)
+class SpeechCheck:
+    """What a speech checker heard in one recording, measured against the text it should say."""
+
+    #: What the recogniser heard.
+    transcript: str
+    #: Word error rate of ``transcript`` against the expected spoken text (1.0: nothing heard).
+    wer: float
+    #: ``wer`` is at most the checker's threshold (``HUB_ASR_MAX_WER``): the audio says the text.
+    matches: bool
+    #: The recogniser heard speech at all (not silence, hum or noise): a voice engine whose take
+    #: is not audible has failed, and the speech chain falls back to the next engine.
+    audible: bool
+
+
+@dataclass(frozen=True)
+class SpeechChecker:
+    """Listens to audio and says whether it speaks a text (a speech recogniser, for example).
+
+    ``check(path, spoken_text)`` reads any audio file the hub handles (WAV, MP3, M4A, OGG); it may
+    take seconds, so the core and the speech renderer call it only in the worker, never in a request.
+    """
+
+    name: str
+    check: Callable[[Path, str], SpeechCheck]
+    #: Approval of a revision whose recording does not match (or is not yet checked) answers 409.
+    block: bool = False

@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from hub import bulletins as domain
+from hub import recording_check
 from hub.auth import Principal
-from hub.errors import Invalid
+from hub.errors import Conflict, Invalid
 from hub.models import Approval, AuditEvent, Bulletin, Revision
 from hub.pipeline import enqueue, shown_artifacts
 from hub.services import Service, Transaction
@@ -179,6 +180,12 @@ class BulletinService(Service):
             bulletin = domain.transition(
                 t.session, principal, bulletin_id, action, reason=reason, expected_hash=expected_hash,
                 allow_self_approval=hub.settings.allow_self_approval)
+            if action == "approve":
+                # With a blocking speech checker (HUB_ASR_BLOCK), a recording must say its text.
+                blocked = recording_check.blocking_reason(domain.current_revision(t.session, bulletin),
+                                                          hub.pipeline.hook)
+                if blocked:
+                    raise Conflict(blocked)
             if action in ("submit", "approve"):
                 self._render(t, bulletin, retry_failed=action == "approve")
             if action == "approve":
@@ -193,6 +200,10 @@ class BulletinService(Service):
         and wake the workers after the commit."""
         hub = self.hub
         revision = domain.current_revision(t.session, bulletin)
+        # A recording is checked against the text being submitted (the text may have changed since
+        # the recording was attached, which queued a check of that revision).
+        if recording_check.queue(t.session, bulletin, revision, hub.pipeline.hook):
+            t.after_commit(hub.pipeline.wake)
         if enqueue(t.session, bulletin, hub.pipeline.renderers, list(revision.channels), revision.priority,
                    retry_failed=retry_failed):
             t.after_commit(hub.pipeline.wake)
