@@ -7,7 +7,8 @@ port, the Icecast admin, a router's page, a cloud metadata address): the name is
 reserved or unspecified one refuses the whole check, and the connection goes to the checked
 address itself (the URL is rewritten to it; the Host header and, for https, the TLS server name
 stay the name, so the certificate is verified against it), so a second DNS answer cannot swap in
-another address. Redirects are not followed. It reads at most ``max_bytes`` within ``timeout_s``.
+another address. Redirects are not followed. It reads at most ``max_bytes`` (16 KiB) within ``timeout_s`` (5 s), and
+stops after 4 KiB once they look like audio.
 
 httpx sends the TLS server name from the ``sni_hostname`` request extension (httpcore's
 ``_sync/connection.py`` passes it as ``server_hostname`` to the TLS wrap, which verifies the
@@ -58,8 +59,12 @@ def _looks_like_audio(content_type: str, head: bytes) -> bool:
     return head.startswith(_MP3_STARTS) or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
 
 
-def check_stream(url: str, *, timeout_s: float = 5.0, max_bytes: int = 64 * 1024,
-                 resolve: Resolver = _resolve, allow: Callable[[str], bool] | None = None) -> dict[str, Any]:
+#: Enough of a stream to tell audio from an error page: the check stops there once it looks like audio.
+ENOUGH_BYTES = 4096
+
+
+def check_stream(url: str, *, timeout_s: float = 5.0, max_bytes: int = 16 * 1024,
+                 resolve: Resolver | None = None, allow: Callable[[str], bool] | None = None) -> dict[str, Any]:
     """Connect to a stream URL as a device would, briefly; say what answered.
 
     ``Invalid`` (422) for a URL of the wrong shape or one whose name resolves to an address the hub
@@ -75,7 +80,7 @@ def check_stream(url: str, *, timeout_s: float = 5.0, max_bytes: int = 64 * 1024
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     try:
-        addresses = resolve(host, port)
+        addresses = (resolve or _resolve)(host, port)
     except (OSError, UnicodeError) as exc:
         return {"url": url, "ok": False, "error": f"the name {host} does not resolve: {exc}"}
     if not addresses:
@@ -107,7 +112,8 @@ def check_stream(url: str, *, timeout_s: float = 5.0, max_bytes: int = 64 * 1024
                     return report
                 for chunk in response.iter_raw(4096):
                     head += chunk
-                    if len(head) >= max_bytes or time.monotonic() > deadline:
+                    if (len(head) >= max_bytes or time.monotonic() > deadline or (
+                            len(head) >= ENOUGH_BYTES and _looks_like_audio(report["content_type"] or "", head))):
                         break
             finally:
                 response.close()

@@ -11,6 +11,9 @@
   works without script. "Kiểm tra" shows the warnings saving would give (``PlaylistService.check``,
   nothing saved); "Lưu" checks too and, when there are warnings, asks once more before saving.
   File-made playlists (``playlists/*.yaml``) and a monitor's view are read-only.
+  A relay (tiếp sóng) is added from its URL and length in minutes ("Thêm tiếp sóng"); "Kiểm tra
+  luồng" asks ``PlaylistService.check_stream`` whether the station answers (the one time the hub
+  connects to such a URL; private addresses are refused), and shows what it found.
 
 Everything goes through ``hub.services`` (playlists, bulletins, history, directory), as the API does.
 """
@@ -35,6 +38,9 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAYS_SHOWN = 7
 PICKED_MAX = 200
 CANDIDATES = 20
+#: A relay item in the form: ``stream:<seconds>:<url>``.
+STREAM_PREFIX = "stream:"
+RELAY_MAX_MINUTES = 360
 DONE = ("saved", "deleted")
 
 _PAIR = re.compile(r'^Playlists "(?P<a>.*)" \([^()\s]+\) and "(?P<b>.*)" \([^()\s]+\) overlap (?P<n>\d+) times? '
@@ -76,23 +82,27 @@ def values_of(playlist: dict[str, Any] | None, commune: str) -> dict[str, Any]:
     if playlist is None:
         return {"name": "", "commune": commune, "items": [], "days": list(DAYS), "times": "",
                 "start_date": local_today().isoformat(), "end_date": "", "exceptions": "", "enabled": True,
-                "priority": "0"}
+                "priority": "0", "stream_url": "", "stream_minutes": ""}
     schedule = playlist["schedule"]
-    items = [f"media:{i['media']}" if "media" in i else i.get("bulletin_id", "") for i in playlist["items"]]
+    items = [f"media:{i['media']}" if "media" in i else
+             f"{STREAM_PREFIX}{i['duration_s']}:{i['stream_url']}" if "stream_url" in i else
+             i.get("bulletin_id", "") for i in playlist["items"]]
     return {"name": playlist["name"], "commune": playlist["commune"], "items": items,
             "days": list(schedule.get("days") or DAYS), "times": ", ".join(schedule.get("times") or ()),
             "start_date": schedule.get("start_date") or "", "end_date": schedule.get("end_date") or "",
             "exceptions": "\n".join(schedule.get("exceptions") or ()), "enabled": bool(playlist["enabled"]),
-            "priority": str(playlist["priority"])}
+            "priority": str(playlist["priority"]), "stream_url": "", "stream_minutes": ""}
 
 
 def values_from(form: Any, commune: str) -> dict[str, Any]:
-    items = [v.strip()[:80] for v in form.getlist("items") if isinstance(v, str) and v.strip()][:PICKED_MAX]
+    items = [v.strip()[:2100 if v.strip().startswith(STREAM_PREFIX) else 80] for v in form.getlist("items")
+             if isinstance(v, str) and v.strip()][:PICKED_MAX]
     return {"name": _text(form, "name"), "commune": commune, "items": items,
             "days": [d for d in DAYS if d in form.getlist("days")], "times": _text(form, "times", 600),
             "start_date": _text(form, "start_date", 20), "end_date": _text(form, "end_date", 20),
             "exceptions": _text(form, "exceptions", 8000), "enabled": form.get("enabled") == "true",
-            "priority": _text(form, "priority", 10)}
+            "priority": _text(form, "priority", 10), "stream_url": _text(form, "stream_url", 2000),
+            "stream_minutes": _text(form, "stream_minutes", 10)}
 
 
 def payload(_: Any, values: dict[str, Any]) -> tuple[dict[str, Any] | None, list[str]]:
@@ -137,12 +147,33 @@ def payload(_: Any, values: dict[str, Any]) -> tuple[dict[str, Any] | None, list
         priority = 0
     if errors:
         return None, errors
-    items = [{"media": v[6:]} if v.startswith("media:") else {"bulletin_id": v} for v in values["items"]]
+    items = [{"media": v[6:]} if v.startswith("media:") else relay_of(v) if v.startswith(STREAM_PREFIX)
+             else {"bulletin_id": v} for v in values["items"]]
     return {"name": values["name"], "commune": values["commune"], "items": items, "enabled": values["enabled"],
             "priority": priority,
             "schedule": {"days": values["days"], "times": times, "start_date": start.isoformat(),
                          "end_date": end.isoformat() if end else None,
                          "exceptions": sorted(set(exceptions))}}, []
+
+
+def relay_of(value: str) -> dict[str, Any]:
+    """A form's ``stream:<seconds>:<url>`` as the API's relay item (the service checks it)."""
+    seconds, _, url = value[len(STREAM_PREFIX):].partition(":")
+    return {"stream_url": url, "duration_s": int(seconds) if seconds.isdigit() else 0}
+
+
+def relay_from(_: Any, values: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The relay the form's two fields describe, as an item value, or the Vietnamese error."""
+    url, minutes = values["stream_url"], values["stream_minutes"].replace(",", ".")
+    if not re.match(r"(?i)^https?://[^\s/?#]+", url) or any(c.isspace() for c in url):
+        return None, _("playlists.relay.error.url")
+    try:
+        seconds = round(float(minutes) * 60)
+    except ValueError:
+        seconds = 0
+    if not 1 <= seconds <= RELAY_MAX_MINUTES * 60:
+        return None, _("playlists.relay.error.minutes", most=RELAY_MAX_MINUTES)
+    return f"{STREAM_PREFIX}{seconds}:{url}", None
 
 
 def moved(items: list[str], action: str) -> list[str]:
@@ -274,6 +305,12 @@ def register(router: APIRouter, console: Console) -> None:
                 user, [v[6:] for v in values["items"] if v.startswith("media:")])
             chosen = []
             for value in values["items"]:
+                if value.startswith(STREAM_PREFIX):
+                    relay = relay_of(value)
+                    chosen.append({"value": value, "priority": "normal", "media": True, "stream": relay["stream_url"],
+                                   "title": _("playlists.relay.item", url=relay["stream_url"]),
+                                   "duration_s": relay["duration_s"], "audio": None, "missing": False})
+                    continue
                 if value.startswith("media:"):
                     found = uploads.get(value[6:])
                     chosen.append({"value": value, "priority": "normal", "media": True,
@@ -298,7 +335,8 @@ def register(router: APIRouter, console: Console) -> None:
 
     async def form_page(request: Request, seat: Seat, values: dict[str, Any], *, playlist: dict[str, Any] | None,
                         errors: list[str] | None = None, warnings: list[str] | None = None,
-                        checked: str | None = None, q: str = "", status: int = 200) -> Response:
+                        checked: str | None = None, q: str = "", status: int = 200,
+                        stream_check: dict[str, Any] | None = None) -> Response:
         shown = await communes(request, seat.user)
         names = {c["code"]: c["name"] for c in shown}
         pick = await picker(request, seat.user, values, q)
@@ -307,7 +345,7 @@ def register(router: APIRouter, console: Console) -> None:
                             playlist=playlist, errors=errors or [], action=action, days=DAYS, q=q,
                             commune_name=names.get(values["commune"], values["commune"]),
                             warnings=None if warnings is None else [warning_vi(_, w) for w in warnings],
-                            checked=checked, **pick)
+                            checked=checked, stream_check=stream_check, **pick)
 
     async def read_only(request: Request, seat: Seat, playlist: dict[str, Any]) -> Response:
         pick = await picker(request, seat.user, values_of(playlist, playlist["commune"]), "")
@@ -317,6 +355,30 @@ def register(router: APIRouter, console: Console) -> None:
                             chosen=pick["chosen"], commune_name=names.get(playlist["commune"], playlist["commune"]),
                             summary=schedule_summary(_, playlist["schedule"]),
                             warnings=[warning_vi(_, w) for w in playlist.get("warnings") or ()])
+
+    async def stream_report(request: Request, user: Any, url: str) -> dict[str, Any]:
+        """What "Kiểm tra luồng" found, in Vietnamese: ``ok`` and ``text``."""
+        if not url:
+            return {"ok": False, "text": _("playlists.relay.error.url")}
+        try:
+            found = await console.call(console.hub(request).services.playlists.check_stream, user, url)
+        except Invalid as exc:
+            detail = getattr(exc, "detail", str(exc))
+            if "the hub does not connect there" in detail:
+                return {"ok": False, "text": _("playlists.relay.check.refused")}
+            return {"ok": False, "text": _("playlists.relay.error.url")}
+        if found.get("ok"):
+            return {"ok": True, "text": _("playlists.relay.check.ok", status=found["status"],
+                                          type=found.get("content_type") or "?",
+                                          bytes=f"{found['bytes_read']:,}".replace(",", "."))}
+        status = found.get("status")
+        if status is None:
+            why = _("playlists.relay.check.unreachable", detail=found.get("error") or "?")
+        elif not 200 <= status < 300:
+            why = _("playlists.relay.check.status", status=status)
+        else:
+            why = _("playlists.relay.check.not_audio")
+        return {"ok": False, "text": _("playlists.relay.check.failed", detail=why)}
 
     def error_text(exc: Exception) -> str:
         detail = getattr(exc, "detail", str(exc))
@@ -348,6 +410,17 @@ def register(router: APIRouter, console: Console) -> None:
         action = _text(form, "action", 120)
         q = _text(form, "q")
         page = dict(playlist=playlist, q=q)
+        if action == "stream_add":
+            item, problem = relay_from(_, values)
+            if problem:
+                return await form_page(request, seat, values, errors=[problem], status=422, **page)
+            if len(values["items"]) < PICKED_MAX:
+                values["items"].append(item)
+            values["stream_url"] = values["stream_minutes"] = ""
+            return await form_page(request, seat, values, **page)
+        if action == "stream_check":
+            return await form_page(request, seat, values, stream_check=await stream_report(request, user, values["stream_url"]),
+                                   **page)
         if action.split(":")[0] in ("add", "up", "down", "remove"):
             values["items"] = moved(values["items"], action)
             return await form_page(request, seat, values, **page)

@@ -1,0 +1,152 @@
+"""The playlist editor's relay (tiếp sóng): add one from its URL and minutes, check the stream,
+save it as the API's {stream_url, duration_s}; bad input is a Vietnamese error. Chromium at the
+phone's and the desktop's size."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hub import stream_check
+from hub.app import create_app
+from hub.clock import LOCAL_TZ, local_today
+from hub.plugins import make_plugin_manager
+from hub.testing import QuickMedia
+from tests.agent.relay_stream import Station
+from tests.plugins.console_client import PASSWORD, signed_in
+from tests.plugins.test_console_playlists import form
+
+VOV = "https://stream.vov.example/vov1.mp3"
+# Chromium drives part of this module: the SQLite lane only, like the console's other browser tests.
+pytestmark = pytest.mark.sqlite_only
+
+
+@pytest.fixture(scope="module")
+def station():
+    radio = Station(10).start()
+    yield radio
+    radio.stop()
+
+
+def station_by_name(monkeypatch, station) -> str:
+    """The test's station under a public-looking name: the name resolves to it and only its
+    loopback address is let through, so the page's check reaches it as it would a real station."""
+    port = station.url.split(":")[2].split("/")[0]
+    monkeypatch.setattr(stream_check, "_resolve", lambda host, p: ["127.0.0.1"] if host == "vov.test" else [])
+    real = stream_check.refused_reason
+    monkeypatch.setattr(stream_check, "refused_reason", lambda a: None if a == "127.0.0.1" else real(a))
+    return f"http://vov.test:{port}/vov1.mp3"
+
+
+@pytest.fixture
+def app(settings):
+    local = settings.model_copy(update={"disabled_plugins": ["speech", "slides"]})
+    pm = make_plugin_manager(local)
+    pm.register(QuickMedia(), name="quick-media")
+    return create_app(local, pm=pm)
+
+
+def test_add_check_and_save_a_relay(app, station, monkeypatch):
+    with TestClient(app):
+        hub = app.state.hub
+        hub.services.directory.add_commune(None, "A", "Xã Ái")
+        hub.services.directory.add_user(None, "vanhanh", "operator", "A", password=PASSWORD)
+        operator = hub.services.sessions.sign_in("vanhanh", PASSWORD, ip=None, user_agent=None)[1]
+        with signed_in(app, "vanhanh") as c:
+            page = c.get("/console/playlists/new")
+            assert "Tiếp sóng đài phát thanh" in page.text
+            bad = c.post("/console/playlists/new", data=form(page.text, action="stream_add",
+                                                              stream_url="rtsp://vov.example/x", stream_minutes="30"))
+            assert bad.status_code == 422 and "phải bắt đầu bằng http:// hoặc https://" in bad.text
+            bad = c.post("/console/playlists/new", data=form(page.text, action="stream_add", stream_url=VOV,
+                                                              stream_minutes="999"))
+            assert bad.status_code == 422 and "từ 1 đến 360" in bad.text
+            asked = len(station.hosts)
+            refused = c.post("/console/playlists/new", data=form(page.text, action="stream_check",
+                                                                  stream_url=station.url))
+            assert "mạng nội bộ" in refused.text  # the test's station is on loopback: never reached
+            assert len(station.hosts) == asked
+            named = station_by_name(monkeypatch, station)
+            checked = c.post("/console/playlists/new", data=form(page.text, action="stream_check", stream_url=named))
+            assert "Luồng đang phát: đài trả lời 200 (audio/mpeg)" in checked.text, checked.text
+            assert station.hosts[-1].startswith("vov.test:")
+            assert f'value="{named}"' in checked.text  # the field keeps what was typed
+            page = c.post("/console/playlists/new", data=form(checked.text, action="stream_add", stream_url=VOV,
+                                                               stream_minutes="15"))
+            assert re.findall(r'name="items" value="([^"]+)"', page.text) == [f"stream:900:{VOV}"]
+            assert f"Tiếp sóng: {VOV}" in page.text and 'id="stream_url"' in page.text
+            r = c.post("/console/playlists/new", data=form(page.text, action="save", name="Tiếp sóng VOV"),
+                       follow_redirects=False)
+            assert r.status_code == 303, r.text
+            [saved] = hub.services.playlists.listing(operator, "A")
+            assert saved["items"] == [{"stream_url": VOV, "duration_s": 900}]
+            edit = c.get(f"/console/playlists/{saved['id']}")
+            assert f'value="stream:900:{VOV}"' in edit.text
+            timeline = c.get("/console/playlists?commune=A")
+            assert f"Tiếp sóng: {VOV}" in timeline.text
+
+
+def test_operator_adds_a_relay_in_chromium(live, station, monkeypatch):
+    from playwright import sync_api
+
+    from tests.plugins.console_browser import SIZES, launch, look, sign_in
+
+    monkeypatch.setenv("HUB_TEST_SCREENSHOTS", "/tmp/h15a/shots")
+    named = station_by_name(monkeypatch, station)
+    hub, people = live.hub, live.people
+    with sync_api.sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            for hours, size in enumerate(("phone", "desktop"), start=1):
+                name = f"Tiếp sóng VOV ({size})"
+                at = (datetime.now(LOCAL_TZ) + timedelta(hours=hours)).strftime("%H:%M")
+                page = browser.new_page(viewport=SIZES[size])
+                sign_in(page, live.url, "vanhanh-cl", PASSWORD)
+                page.goto(live.url + "/console/playlists/new")
+                page.fill("#name", name)
+                page.fill("#stream_url", named)
+                page.fill("#stream_minutes", "30")
+                page.click("button[value=stream_check]")
+                page.wait_for_load_state()
+                assert "Luồng đang phát" in page.locator("#stream-check").inner_text()
+                page.click("button[value=stream_add]")
+                page.wait_for_load_state()
+                picked = page.locator("ol.picked li.record")
+                assert picked.count() == 1 and named in picked.first.inner_text()
+                look(page, "relay-form")
+                page.fill("#times", at)
+                page.click("button[value=save]")
+                page.wait_for_load_state()
+                assert "done=saved" in page.url, page.locator("main").inner_text()
+                saved = [p for p in hub.services.playlists.listing(people["vanhanh-cl"], "LSN-CL")
+                         if p["name"] == name]
+                assert saved[0]["items"] == [{"stream_url": named, "duration_s": 1800}]
+                page.close()
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    from hub.config import Settings
+    from hub.store import migrate
+    from hub.testing import LiveServer
+
+    data = tmp_path_factory.mktemp("relay-browser") / "var"
+    data.mkdir()
+    migrate(f"sqlite:///{data / 'hub.db'}")
+    settings = Settings(data_dir=data, workers=0, tts_engines=["espeak"], disabled_plugins=["speech", "slides"])
+    pm = make_plugin_manager(settings)
+    pm.register(QuickMedia(), name="quick-media")
+    app = create_app(settings, pm=pm)
+    with LiveServer(app) as server:
+        hub = app.state.hub
+        hub.services.directory.add_commune(None, "LSN-CL", "Xã Cao Lộc")
+        hub.services.directory.add_user(None, "vanhanh-cl", "operator", "LSN-CL", password=PASSWORD)
+        server.hub = hub
+        server.people = {"vanhanh-cl": hub.services.sessions.sign_in("vanhanh-cl", PASSWORD, ip=None,
+                                                                      user_agent=None)[1]}
+        yield server
