@@ -7,15 +7,13 @@ from __future__ import annotations
 import io
 
 import pytest
-from fastapi.testclient import TestClient
 from pydub import AudioSegment
 
-from hub.app import create_app
 from hub.plugin_types import TTSError
 from hub.plugins import make_plugin_manager
 from hub_tts_fpt import FPTEngine, FPTSettings, fpt_speed
-from tests.conftest import People, bulletin_payload
 from tests.plugins.fake_fpt import FakeFPT
+from tests.plugins.rendering import rendered_audio
 
 
 def engine(fpt: FakeFPT, **overrides) -> FPTEngine:
@@ -51,6 +49,7 @@ def test_each_region_s_speaker_is_a_setting_and_unknown_voices_fail():
         FPTSettings(voice_north="nobody")
 
 
+@pytest.mark.sqlite_only  # a voice never touches the store: one lane is enough
 def test_registered_through_the_entry_point_and_idle_without_a_key(settings, monkeypatch):
     monkeypatch.delenv("HUB_FPT_API_KEY", raising=False)
     from hub.plugins import Registrations
@@ -139,25 +138,11 @@ def render(settings, monkeypatch, fpt: FakeFPT, *, key: str, commune_voice: str 
     for name, value in {"HUB_FPT_URL": fpt.url, "HUB_FPT_API_KEY": key, "HUB_FPT_RETRIES": "0",
                         "HUB_FPT_POLL_S": "0.01", "HUB_FPT_TIMEOUT_S": "2"}.items():
         monkeypatch.setenv(name, value)
-    local = settings.model_copy(update={"tts_engines": ["fpt", "espeak"], "disabled_plugins": ["slides"]})
-    with TestClient(create_app(local, pm=make_plugin_manager(local))) as client:
-        hub = client.app.state.hub
-        people = People(hub)
-        people.commune("A")
-        if commune_voice:
-            hub.services.directory.update_commune(None, "A", voice=commune_voice)
-        author, approver = people.user("a", "editor"), people.user("b", "editor")
-        payload = bulletin_payload(targets=["A"], channels=["speaker"], title="Thông báo", body="Ngày 05/12/2026 họp HĐND xã.")
-        bid = client.post("/api/v1/bulletins", json=payload, headers=author).json()["id"]
-        client.post(f"/api/v1/bulletins/{bid}/submit", headers=author)
-        client.post(f"/api/v1/bulletins/{bid}/approve", headers=approver)
-        while hub.pipeline.run_one():
-            pass
-        view = client.get(f"/api/v1/bulletins/{bid}", headers=author).json()
-        assert view["render_status"] == "done", view["error"]
-        return [a for a in view["artifacts"] if a["kind"] == "audio"]
+    return rendered_audio(settings, engines=["fpt", "espeak"], body="Ngày 05/12/2026 họp HĐND xã.",
+                          commune_voice=commune_voice)
 
 
+@pytest.mark.sqlite_only  # a voice never touches the store: one lane is enough
 def test_a_southern_commune_is_read_by_a_southern_voice_through_the_chain(settings, monkeypatch):
     with FakeFPT("ok") as fpt:
         audio = render(settings, monkeypatch, fpt, key=fpt.key, commune_voice="vi-VN-x-south")
@@ -167,6 +152,7 @@ def test_a_southern_commune_is_read_by_a_southern_voice_through_the_chain(settin
     assert "Hội đồng nhân dân" in " ".join(a.text for a in asked), "FPT.AI gets the normalised text"
 
 
+@pytest.mark.sqlite_only  # a voice never touches the store: one lane is enough
 def test_a_wrong_key_falls_back_to_the_offline_voice_on_record(settings, monkeypatch):
     with FakeFPT("ok", key="right") as fpt:
         audio = render(settings, monkeypatch, fpt, key="wrong")

@@ -10,13 +10,11 @@ import logging
 import wave
 
 import pytest
-from fastapi.testclient import TestClient
 
-from hub.app import create_app
 from hub.plugin_types import TTSError
 from hub.plugins import Registrations, make_plugin_manager
 from hub_tts_onnx import OnnxEngine, OnnxSettings
-from tests.conftest import People, bulletin_payload
+from tests.plugins.rendering import rendered_audio
 from tests.plugins.onnx_voice import HOP, install_voice
 
 TEXTS = ["Xin chào bà con, hôm nay xã họp.", "Thông báo Hội đồng nhân dân xã."]
@@ -111,6 +109,7 @@ def test_a_malformed_model_file_is_a_clear_error(tmp_path, damage, message):
         engine.synthesize("Xin chào bà con.", voice=None, speed=1.0)
 
 
+@pytest.mark.sqlite_only  # a voice never touches the store: one lane is enough
 def test_unset_means_not_installed_and_nothing_is_fetched(monkeypatch, settings):
     monkeypatch.delenv("HUB_ONNX_MODEL_DIR", raising=False)
     engines = Registrations(make_plugin_manager(settings), settings).tts_engines()
@@ -119,29 +118,17 @@ def test_unset_means_not_installed_and_nothing_is_fetched(monkeypatch, settings)
 
 def render(settings, monkeypatch, folder) -> list[dict]:
     monkeypatch.setenv("HUB_ONNX_MODEL_DIR", str(folder))
-    local = settings.model_copy(update={"tts_engines": ["onnx", "espeak"], "disabled_plugins": ["slides"]})
-    with TestClient(create_app(local, pm=make_plugin_manager(local))) as client:
-        hub = client.app.state.hub
-        people = People(hub)
-        people.commune("A")
-        author, approver = people.user("a", "editor"), people.user("b", "editor")
-        payload = bulletin_payload(targets=["A"], channels=["speaker"], title="Thông báo", body=TEXTS[0])
-        bid = client.post("/api/v1/bulletins", json=payload, headers=author).json()["id"]
-        client.post(f"/api/v1/bulletins/{bid}/submit", headers=author)
-        client.post(f"/api/v1/bulletins/{bid}/approve", headers=approver)
-        while hub.pipeline.run_one():
-            pass
-        view = client.get(f"/api/v1/bulletins/{bid}", headers=author).json()
-        assert view["render_status"] == "done", view["error"]
-        return [a for a in view["artifacts"] if a["kind"] == "audio"]
+    return rendered_audio(settings, engines=["onnx", "espeak"], body=TEXTS[0])
 
 
+@pytest.mark.sqlite_only  # a voice never touches the store: one lane is enough
 def test_the_installed_voice_speaks_through_the_chain(settings, monkeypatch, tmp_path):
     audio = render(settings, monkeypatch, install_voice(tmp_path / "voice", ["Thông báo.", *TEXTS]))
     assert audio[0]["engine"] == "onnx" and audio[0]["voice"] == "vi_VN-tiny-x_low" and audio[0]["fallback"] is False
     assert audio[0]["loudness_lufs"] == pytest.approx(-16, abs=1.5)
 
 
+@pytest.mark.sqlite_only  # a voice never touches the store: one lane is enough
 def test_a_missing_model_folder_falls_back_on_record(settings, monkeypatch, tmp_path):
     audio = render(settings, monkeypatch, tmp_path / "not-installed")
     assert audio[0]["engine"] == "espeak" and audio[0]["fallback"] is True
