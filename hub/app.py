@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -150,7 +151,14 @@ def create_app(settings: Settings | None = None, *, pm=None) -> FastAPI:
         finally:
             hub.close()
 
-    app = FastAPI(title="grassroots-hub", version=__version__, lifespan=lifespan)
+    # /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline package, never from a CDN
+    # (issue 14); HUB_API_DOCS=false switches both off (production: docs/deploy.md).
+    # /openapi.json stays, for clients generated from it.
+    docs = settings.api_docs
+    app = FastAPIOffline(docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
+                         static_url="/docs-static", title="grassroots-hub", version=__version__, lifespan=lifespan)
+    if not docs:
+        app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) != "/docs-static"]
     # A full database is an OperationalError from the store: answered 507 like a full disk.
     errors.install(app, io_errors=(OSError, OperationalError))
     for router in routers():

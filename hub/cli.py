@@ -39,8 +39,25 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # Before uvicorn configures its loggers, which keeps their filters: no token reaches the log.
     logs.install()
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
-                proxy_headers=True, timeout_graceful_shutdown=5)
+                proxy_headers=True, timeout_graceful_shutdown=5, **serve_limits(settings))
     return 0
+
+
+def serve_limits(settings: Settings) -> dict[str, object]:
+    """uvicorn's limits for slow or too many clients (issue 14, docs/deploy.md): connections past
+    ``limit_concurrency`` are answered 503 at once, kept below the process's open-file limit so a
+    flood cannot leave it unable to accept at all; idle keep-alive connections close after
+    ``timeout_keep_alive``. uvicorn has no timeout for a request's headers: nginx's
+    ``client_header_timeout`` in front is what ends a slowloris."""
+    import resource
+
+    limit = settings.serve_limit_concurrency
+    if limit is None:
+        soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        # Room for the database, the media files being sent, logs and the event streams' sockets.
+        limit = max(32, (soft if soft != resource.RLIM_INFINITY else 65536) - 200)
+    return {"limit_concurrency": limit, "timeout_keep_alive": settings.serve_keep_alive_s,
+            "backlog": settings.serve_backlog, "h11_max_incomplete_event_size": 64 * 1024}
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:

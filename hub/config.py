@@ -105,6 +105,15 @@ class Settings(BaseSettings):
     media_work_total: int = Field(default=4, ge=1)
     media_commune_quota_bytes: int = Field(default=2_000_000_000, ge=0)
 
+    #: Serve the API's documentation pages /docs and /redoc (their assets from the hub itself).
+    api_docs: bool = True
+    #: ``hub serve``'s connection limits (docs/deploy.md): concurrent connections before 503
+    #: (unset: the open-file limit less 200), seconds an idle keep-alive connection is kept, and
+    #: the listen backlog.
+    serve_limit_concurrency: int | None = Field(default=None, ge=1)
+    serve_keep_alive_s: float = Field(default=5.0, gt=0, le=300)
+    serve_backlog: int = Field(default=2048, ge=16)
+
     province: str = "Tỉnh Lạng Sơn"
     #: The public address of this hub, used in feeds and QR codes.
     public_url: str = "http://127.0.0.1:8000"
