@@ -17,6 +17,7 @@ from sqlalchemy import case, func, select
 from hub.auth import Principal
 from hub.clock import LOCAL_TZ, local_today, utcnow
 from hub.errors import NotFound
+from hub.media import SHA256_RE
 from hub.models import Bulletin, Commune, Device, PlayReport, Revision
 from hub.services import Service
 
@@ -110,6 +111,10 @@ class PlayHistory(Service):
                             "status": d.status, "volume": d.volume,
                             "firmware": beat.get("agent") or beat.get("firmware"),
                             "player": beat.get("player"), "error": beat.get("error"),
+                            # A board says which bulletin and which slide it shows (hub_display's heartbeat).
+                            "showing": beat.get("showing") if isinstance(beat.get("showing"), str) else None,
+                            "slide": beat.get("slide") if isinstance(beat.get("slide"), str)
+                            and SHA256_RE.match(beat["slide"]) else None,
                             "plays": plays.get(d.id, [])})
         return out
 

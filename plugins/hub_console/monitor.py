@@ -181,7 +181,8 @@ def register(router: APIRouter, console: Console) -> None:
         rows = await airtime(request, seat, first, last, code)
         rows.sort(key=lambda r: r["date"])
         top = max([r["seconds"] for r in rows] + [0.0])
-        names = await titles(request, seat, {p["bulletin_id"] for d in devices for p in d["plays"] if p["bulletin_id"]})
+        names = await titles(request, seat, {p["bulletin_id"] for d in devices for p in d["plays"] if p["bulletin_id"]}
+                             | {d["showing"] for d in devices if d.get("showing")})
         for device in devices:
             device["today"] = summed([{"plays": int(p["result"] != "failed"), "seconds": p["seconds"]
                                        if p["result"] != "failed" else 0,

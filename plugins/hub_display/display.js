@@ -390,6 +390,7 @@
       orientation: orientation(),
       screen: window.screen.width + 'x' + window.screen.height,
       showing: state.current ? state.current.bulletin_id : null,
+      slide: state.current ? state.current.sha256 : null,  // the console shows it as a thumbnail
       emergency: state.emergency,
       agent: 'hub-display/1',
     };
