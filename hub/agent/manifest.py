@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import hashlib
 import logging
 import os
 from datetime import datetime, timezone
@@ -34,7 +35,7 @@ class Stream(BaseModel):
     #: The slot's length; None for a live broadcast, which lasts until it leaves the manifest.
     duration_s: float | None = Field(default=None, ge=0)
     #: ``device``: the server (Icecast, for a live broadcast) lets in only a device of a targeted
-    #: commune; the agent sends its own token as the HTTP password (``device:<token>@host``).
+    #: commune; the agent sends its own token as the HTTP password (``device-…:<token>@host``).
     auth: Literal["device"] | None = None
 
     def url_for(self, token: str) -> str:
@@ -42,7 +43,9 @@ class Stream(BaseModel):
         if self.auth != "device" or not token:
             return self.url
         scheme, _, rest = self.url.partition("://")
-        return f"{scheme}://device:{quote(token, safe='')}@{rest}"
+        # A user name of its own per device: Icecast may refuse a second listener with the same one.
+        user = "device-" + hashlib.sha256(token.encode()).hexdigest()[:12]
+        return f"{scheme}://{user}:{quote(token, safe='')}@{rest}"
 
 
 class Item(BaseModel):

@@ -12,10 +12,24 @@ import numpy as np
 import pytest
 
 from tests.agent.conftest import ROOT_DIR, LiveHub
-from tests.agent.relay_stream import recorder_command
 from tests.live.icecast import Icecast
 
 BEEP_HZ = 1000
+
+
+def recorder_command(folder: Path) -> str:
+    """A player that records what it hears, one file per run; it starts writing at once (a small
+    probe), as a loudspeaker's player starts sounding at once."""
+    folder.mkdir(parents=True, exist_ok=True)
+    # -f mp3: joining a stream mid-way, ffmpeg's own format probe may never settle; -re: a file plays in
+    # real time, as from a loudspeaker.
+    script = (f'exec ffmpeg -nostdin -v error -y -re -f mp3 -i "$0" -c copy "{folder}/run-$$.mp3" '
+              f'2>>"{folder}/player.log"')
+    return f"sh -c '{script}'"
+
+
+def recordings(folder: Path) -> list[Path]:
+    return sorted(folder.glob("run-*.mp3"), key=lambda p: p.stat().st_mtime)
 
 
 def beeps_wav(path: Path, count: int = 8, period_s: float = 1.0, beep_s: float = 0.25) -> Path:
@@ -37,7 +51,8 @@ def webm_of(wav: Path, path: Path) -> Path:
 def beep_onsets(path: Path, rate: int = 8000) -> list[float]:
     """When each beep starts in a recording (seconds): the 1 kHz band's energy, per 20 ms, rising."""
     raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-af", f"bandpass=f={BEEP_HZ}:width_type=h:w=200",
-                          "-ac", "1", "-ar", str(rate), "-f", "s16le", "-"], capture_output=True, check=True).stdout
+                          "-ac", "1", "-ar", str(rate), "-f", "s16le", "-"], capture_output=True).stdout
+    # A run cut before it wrote anything decodes to nothing (ffmpeg says so and exits 1).
     samples = np.frombuffer(raw, dtype=np.int16).astype(np.float64)
     step = rate // 50
     frames = samples[: len(samples) // step * step].reshape(-1, step)
