@@ -9,6 +9,7 @@ and the heartbeat timer only ever write to the outbox, which the sender delivers
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -503,9 +504,12 @@ class Agent:
             result = "played" if heard > 0 else "failed"
         if result == "failed" and error is None:
             error = "the stream could not be played"
-        extra = {"heard_s": round(heard, 1), "reconnects": max(0, runs - 1)}
-        self._finish(item, result, started, self.clock.now(), error=error if result == "failed" else None,
-                     extra=extra)
+        ended = self.clock.now()
+        # A new clock sample during the play may shorten the reported span a little: never more
+        # heard than the report's own span.
+        heard = min(heard, max(0.0, (ended - started).total_seconds()))
+        extra = {"heard_s": math.floor(heard * 10) / 10, "reconnects": max(0, runs - 1)}
+        self._finish(item, result, started, ended, error=error if result == "failed" else None, extra=extra)
         log.info("%s: %s, %.1f s heard, %d reconnect(s)", item.id, result, heard, extra["reconnects"])
         self._set_status("error" if result == "failed" else "idle", error if result == "failed" else None)
         return result

@@ -75,3 +75,26 @@ def test_a_real_agent_relays_the_slot_reconnects_after_a_drop_and_reports_what_w
     assert report.heard_s is not None and 3 <= slot - report.heard_s <= 8, (slot, report.heard_s, output)
     assert abs(sum(runs) - report.heard_s) < 3, (runs, report.heard_s)
     assert "reconnecting" in output
+
+
+def test_an_emergency_interrupts_a_relay_and_the_report_says_how_long_was_heard(live_hub, make_agent, tmp_path):
+    station = Station(60).start()
+    recordings = tmp_path / "heard"
+    try:
+        live_hub.people.device("loa-1", "X1")
+        relay_playlist(live_hub, station.url, 60)
+        agent = make_agent(live_hub.url, live_hub.people.tokens["loa-1"], player=recorder_command(recordings),
+                           report_spread_s=0)
+        wait_until(lambda: station.connections == 1, timeout=15, what="the relay on air")
+        time.sleep(2)
+        urgent = live_hub.approved("X1", priority="emergency")
+        wait_until(lambda: len(live_hub.reports("loa-1")) >= 1, timeout=15, what="the relay's report")
+        cut = live_hub.reports("loa-1")[0]
+        assert (cut.bulletin_id, cut.result) == (None, "interrupted")
+        assert cut.heard_s is not None and 1.5 <= cut.heard_s <= (cut.ended_at - cut.started_at).total_seconds()
+        # The emergency's own play follows (the test player records it too: it is the same command).
+        wait_until(lambda: any(r.bulletin_id == urgent for r in live_hub.reports("loa-1")), timeout=15,
+                   what="the emergency's report")
+        agent.stop()
+    finally:
+        station.stop()
