@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import __version__
+from hub.audit_chain import HeadLogger
 from hub.api import errors, routers
 from hub.api.device import ManifestFastPath
 from hub.config import Settings
@@ -146,9 +147,12 @@ def create_app(settings: Settings | None = None, *, pm=None) -> FastAPI:
         hub.counter.start()
         hub.listen()
         hub.pipeline.start(settings.workers)
+        anchor = HeadLogger(hub.services.audit.head, settings.audit_head_log_s)
+        anchor.start()
         try:
             yield
         finally:
+            anchor.stop()
             hub.close()
 
     # /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline package, never from a CDN

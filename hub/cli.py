@@ -115,18 +115,11 @@ def cmd_keys_retire(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     """Walk the audit log's hash chain: 0 when intact, 1 naming the first entry changed, removed or inserted."""
-    from hub import audit_chain
-
-    hub = _open_hub(settings)
-    with hub.store.reader() as session:
-        count, broken = audit_chain.verify(session)
-        head = audit_chain.head(session)
-    if broken is None:
-        _print({"intact": True, "entries": count, "head": head})
-        return 0
-    print(f"hub audit verify: {broken}", file=sys.stderr)
-    _print({"intact": False, "entries_checked": count, "entry": broken.entry_id, "problem": broken.what})
-    return 1
+    result = _open_hub(settings).services.audit.verify()
+    if not result["intact"]:
+        print(f"hub audit verify: audit entry #{result['entry']}: {result['problem']}", file=sys.stderr)
+    _print(result)
+    return 0 if result["intact"] else 1
 
 
 def cmd_communes_add(args: argparse.Namespace, settings: Settings) -> int:

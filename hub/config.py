@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     media_work_total: int = Field(default=4, ge=1)
     media_commune_quota_bytes: int = Field(default=2_000_000_000, ge=0)
 
+    #: How often ``hub serve`` writes the audit chain's head to its log (logger ``hub.audit``), s; 0: never.
+    audit_head_log_s: float = Field(default=3600.0, ge=0)
     #: Serve the API's documentation pages /docs and /redoc (their assets from the hub itself).
     api_docs: bool = True
     #: ``hub serve``'s connection limits (docs/deploy.md): concurrent connections before 503

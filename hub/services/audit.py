@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from hub import audit_chain
 from hub.auth import Principal
 from hub.clock import LOCAL_TZ
 from hub.errors import Invalid
@@ -44,6 +45,23 @@ def _text(value: str | None, name: str, limit: int = 64) -> str | None:
 
 
 class AuditService(Service):
+    def verify(self) -> dict[str, Any]:
+        """Walk the hash chain (``hub audit verify``): ``{"intact", "entries", "head"}``, or, broken,
+        ``{"intact": False, "entries_checked", "entry", "problem"}`` naming the first bad entry."""
+        with self.reading() as session:
+            count, broken = audit_chain.verify(session)
+            head = audit_chain.head(session)
+        if broken is None:
+            return {"intact": True, "entries": count, "head": head}
+        return {"intact": False, "entries_checked": count, "entry": broken.entry_id, "problem": broken.what}
+
+    def head(self) -> dict[str, Any]:
+        """The chain's newest entry and its hash, ``{"entry", "head"}``: what an outside copy anchors."""
+        with self.reading() as session:
+            row = session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc())
+                                  .limit(1)).first()
+        return {"entry": row[0] if row else None, "head": row[1] if row else None}
+
     def events(self, principal: Principal, *, action: str | None = None, actor: str | None = None,
                object_type: str | None = None, object_id: str | None = None,
                first: str | date | None = None, last: str | date | None = None,
