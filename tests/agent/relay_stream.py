@@ -9,6 +9,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
+
 #: 32 kbit/s: 4,000 bytes a second of audio.
 BITRATE = 32_000
 CHUNK_S = 0.1
@@ -100,3 +102,11 @@ def recorded_seconds(folder: Path) -> list[float]:
                                 str(path)], capture_output=True, text=True)
         lengths.append(float(probe.stdout.strip() or 0))
     return lengths
+
+
+@pytest.fixture(scope="module")
+def station():
+    """A station of ten seconds of tone for a module's tests (import it as a fixture)."""
+    radio = Station(10).start()
+    yield radio
+    radio.stop()

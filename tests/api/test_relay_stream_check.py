@@ -7,17 +7,10 @@ import pytest
 
 from hub.errors import Invalid
 from hub.stream_check import check_stream, refused_reason
-from tests.agent.relay_stream import Station
+from tests.agent.relay_stream import station  # noqa: F401  (fixture)
 
 # Nothing here touches the store beyond signing in: one lane is enough.
 pytestmark = pytest.mark.sqlite_only
-
-
-@pytest.fixture(scope="module")
-def station():
-    radio = Station(10).start()
-    yield radio
-    radio.stop()
 
 
 REFUSED = [

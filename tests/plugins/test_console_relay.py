@@ -11,24 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hub import stream_check
-from hub.app import create_app
-from hub.clock import LOCAL_TZ, local_today
-from hub.plugins import make_plugin_manager
-from hub.testing import QuickMedia
-from tests.agent.relay_stream import Station
+from hub.clock import LOCAL_TZ
+from tests.agent.relay_stream import station  # noqa: F401  (fixture)
 from tests.plugins.console_client import PASSWORD, signed_in
-from tests.plugins.test_console_playlists import form
+from tests.plugins.test_console_playlists import app, form, live  # noqa: F401  (fixtures: the hubs)
 
 VOV = "https://stream.vov.example/vov1.mp3"
 # Chromium drives part of this module: the SQLite lane only, like the console's other browser tests.
 pytestmark = pytest.mark.sqlite_only
-
-
-@pytest.fixture(scope="module")
-def station():
-    radio = Station(10).start()
-    yield radio
-    radio.stop()
 
 
 def station_by_name(monkeypatch, station) -> str:
@@ -39,14 +29,6 @@ def station_by_name(monkeypatch, station) -> str:
     real = stream_check.refused_reason
     monkeypatch.setattr(stream_check, "refused_reason", lambda a: None if a == "127.0.0.1" else real(a))
     return f"http://vov.test:{port}/vov1.mp3"
-
-
-@pytest.fixture
-def app(settings):
-    local = settings.model_copy(update={"disabled_plugins": ["speech", "slides"]})
-    pm = make_plugin_manager(local)
-    pm.register(QuickMedia(), name="quick-media")
-    return create_app(local, pm=pm)
 
 
 def test_add_check_and_save_a_relay(app, station, monkeypatch):
@@ -127,26 +109,3 @@ def test_operator_adds_a_relay_in_chromium(live, station, monkeypatch):
                 page.close()
         finally:
             browser.close()
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    from hub.config import Settings
-    from hub.store import migrate
-    from hub.testing import LiveServer
-
-    data = tmp_path_factory.mktemp("relay-browser") / "var"
-    data.mkdir()
-    migrate(f"sqlite:///{data / 'hub.db'}")
-    settings = Settings(data_dir=data, workers=0, tts_engines=["espeak"], disabled_plugins=["speech", "slides"])
-    pm = make_plugin_manager(settings)
-    pm.register(QuickMedia(), name="quick-media")
-    app = create_app(settings, pm=pm)
-    with LiveServer(app) as server:
-        hub = app.state.hub
-        hub.services.directory.add_commune(None, "LSN-CL", "Xã Cao Lộc")
-        hub.services.directory.add_user(None, "vanhanh-cl", "operator", "LSN-CL", password=PASSWORD)
-        server.hub = hub
-        server.people = {"vanhanh-cl": hub.services.sessions.sign_in("vanhanh-cl", PASSWORD, ip=None,
-                                                                      user_agent=None)[1]}
-        yield server
