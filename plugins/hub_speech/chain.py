@@ -11,16 +11,17 @@ from __future__ import annotations
 import io
 import logging
 import re
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pydub import AudioSegment
 from pydub.silence import detect_leading_silence
 
-from hub.plugin_types import TextNormalizer, TTSEngine, TTSError
+from hub.plugin_types import SpeechCheck, SpeechChecker, TextNormalizer, TTSEngine, TTSError
 from hub_speech.audio import SpeechSettings
 from hub_speech.cache import FileCache, cache_key
 
@@ -174,6 +175,8 @@ class Take:
     skipped: tuple[str, ...] = ()
     #: Distinct pieces the engine spoke for this take; the others came from the cache.
     synthesized: int = 0
+    #: What a registered speech checker heard in the joined take (None: no checker).
+    check: SpeechCheck | None = None
 
     @property
     def voice(self) -> str | None:
@@ -223,6 +226,7 @@ def speak(
     chain = engine_chain(hook, settings)
     cache = FileCache(cache_root)
     skipped = list(chain.missing)
+    checker = next(iter(speech_checkers(hook)), None)
     for engine in chain.engines:
         try:
             ready = engine.available()
@@ -233,7 +237,17 @@ def speak(
             skipped.append(f"{engine.name}: unavailable")
             continue
         try:
-            return _take(engine, tuple(pieces), voice, audio, cache, tuple(skipped))
+            take = _take(engine, tuple(pieces), voice, audio, cache, tuple(skipped))
+            if checker is None:
+                return take
+            heard = listen(checker, take, cache_root)
+            if heard is None or heard.audible:
+                return replace(take, check=heard)
+            # Silence, hum or noise where speech should be: this engine failed, like a TTSError.
+            log.warning("TTS engine %r: the speech checker heard no speech in its take (%r)", engine.name,
+                        heard.transcript)
+            skipped.append(f"{engine.name}: the speech checker heard no speech in its take "
+                           f"(word error rate {heard.wer:.2f})")
         except TTSError as exc:
             log.warning("TTS engine %r failed, trying the next: %s", engine.name, exc)
             skipped.append(f"{engine.name}: {exc}")
@@ -303,6 +317,25 @@ def _take(
         skipped=skipped,
         synthesized=len(unique),
     )
+
+
+def speech_checkers(hook: Any) -> list[SpeechChecker]:
+    """The registered speech checkers (``hub_register_speech_checkers``; none by default)."""
+    named = getattr(hook, "named", None)
+    return list(named("hub_register_speech_checkers").values()) if named is not None else []
+
+
+def listen(checker: SpeechChecker, take: Take, cache_root: Path) -> SpeechCheck | None:
+    """What the checker hears in the joined take, against the text of its pieces; None when the
+    checker itself fails (a broken recogniser must not keep a voice off the air)."""
+    with tempfile.TemporaryDirectory(prefix="hub-listen-") as tmp:
+        path = Path(tmp) / "take.wav"
+        path.write_bytes(join(take, cache_root))
+        try:
+            return checker.check(path, " ".join(piece.text for piece in take.pieces))
+        except Exception:
+            log.exception("speech checker %r failed on a %s take; keeping the take", checker.name, take.engine)
+            return None
 
 
 # --- Joining -------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from hub.plugin_api import LOCAL_TZ
 from hub.plugin_types import CommuneInfo, RenderContext, RenderedMedia
 from hub_speech.audio import MASTERING_VERSION, FFmpegError, SpeechSettings, check_upload, master
 from hub_speech.cache import FileCache, cache_key
-from hub_speech.chain import Take, join, normalize_text, plan, speak, speech_text
+from hub_speech.chain import Take, join, normalize_text, plan, speak, speech_checkers, speech_text
 from hub_speech.chime import bookends
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,19 @@ def render(ctx: RenderContext) -> list[RenderedMedia]:
             raise FileNotFoundError(f"recording {bulletin.recording_sha256} is not in the media store")
         tags = _tags(bulletin.title, province, _album(ctx.communes, province), when)
         media = process_upload(path, ctx.settings, title=bulletin.title, tags=tags, audio=audio)
+        checker = next(iter(speech_checkers(ctx.hook)), None)
+        if checker is not None:
+            # The finished recording, heard against the text it stands for (asr_text, asr_wer).
+            spoken = normalize_text(ctx.hook, ctx.settings, speech_text(bulletin.title, bulletin.body))
+            ctx.work_dir.mkdir(parents=True, exist_ok=True)
+            heard_path = ctx.work_dir / "recording.mp3"
+            heard_path.write_bytes(media.data)
+            try:
+                heard = checker.check(heard_path, spoken)
+            except Exception:  # a broken recogniser must not keep a recording off the air
+                log.exception("speech checker %r failed on a recording", checker.name)
+            else:
+                media = replace(media, meta={**media.meta, **asr_meta(heard)})
         return [media]
 
     spoken = normalize_text(ctx.hook, ctx.settings, speech_text(bulletin.title, bulletin.body))
@@ -181,6 +194,8 @@ def _speak(
     meta.update(fallback=bool(take.skipped), spoken_text=spoken)
     if take.skipped:
         meta["fallback_from"] = list(take.skipped)
+    if take.check is not None:
+        meta.update(asr_meta(take.check))
     return RenderedMedia(kind="audio", mime=MIME, data=programme.data, meta=meta, duration_s=programme.duration_s)
 
 
@@ -207,6 +222,11 @@ def _master_take(take: Take, settings: Any, audio: SpeechSettings, tags: dict[st
     )
     store.put(key, programme.data, "mp3", programme.sidecar())
     return programme
+
+
+def asr_meta(heard: Any) -> dict[str, Any]:
+    """CONTRACT §Checking recordings by ear: what the checker heard, and its word error rate."""
+    return {"asr_text": heard.transcript, "asr_wer": round(heard.wer, 3)}
 
 
 def _bookends(audio: SpeechSettings, settings: Any) -> tuple[Path, Path] | None:
