@@ -11,14 +11,16 @@ import time
 
 
 class Connection:
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, ssl=None) -> None:
         self.host, self.port = host, port
+        #: An ssl.SSLContext for HTTPS (nginx in front, bench/cluster.py); None for plain HTTP.
+        self.ssl = ssl
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
     async def get(self, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port, ssl=self.ssl)
         lines = [f"GET {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
         lines += [f"{k}: {v}" for k, v in headers.items()]
         self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
@@ -37,7 +39,7 @@ class Connection:
 
 
 async def schedule(host: str, port: int, path: str, jobs: list[tuple[float, dict[str, str]]], connections: int,
-                   on_response=None) -> dict:
+                   on_response=None, ssl=None) -> dict:
     """Send each job (offset in seconds from start, headers) at its time over `connections` connections."""
     queue: asyncio.Queue = asyncio.Queue()
     start = time.monotonic()
@@ -55,7 +57,7 @@ async def schedule(host: str, port: int, path: str, jobs: list[tuple[float, dict
             await queue.put(None)
 
     async def worker() -> None:
-        conn = Connection(host, port)
+        conn = Connection(host, port, ssl)
         while (job := await queue.get()) is not None:
             due, headers = job
             sent = time.monotonic()

@@ -50,8 +50,10 @@ def site_config(upstreams: list[int], media_dir: Path, cert: Path, key: Path, ht
 class NginxProcess:
     """nginx (in the foreground, its own folder for logs and temporary files) before ``upstreams``."""
 
-    def __init__(self, folder: Path, upstreams: list[int], media_dir: Path) -> None:
+    def __init__(self, folder: Path, upstreams: list[int], media_dir: Path, extra: str = "") -> None:
         self.folder = folder
+        #: More directives for the HTTPS server block (bench/cluster.py adds a plain static location).
+        self.extra = extra
         self.upstreams, self.media_dir = upstreams, media_dir
         self.http_port, self.https_port = free_port(), free_port()
         self.url = f"https://127.0.0.1:{self.https_port}"
@@ -62,8 +64,11 @@ class NginxProcess:
         binary = shutil.which("nginx") or "/usr/sbin/nginx"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.cert, key = self_signed(self.folder)
-        (self.folder / "site.conf").write_text(
-            site_config(self.upstreams, self.media_dir, self.cert, key, self.http_port, self.https_port))
+        site = site_config(self.upstreams, self.media_dir, self.cert, key, self.http_port, self.https_port)
+        if self.extra:
+            head, _, tail = site.rstrip().rpartition("}")
+            site = f"{head}{self.extra}\n}}{tail}\n"
+        (self.folder / "site.conf").write_text(site)
         temp = self.folder / "temp"
         temp.mkdir(exist_ok=True)
         (self.folder / "nginx.conf").write_text(f"""

@@ -6,13 +6,13 @@ to the other and keep their schedule; no job runs twice, no play report is lost 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, text
 
 from hub.config import Settings
 from hub.nginx import NginxProcess
+from hub.runtime import Hub
 from hub.testing import ServerProcess, wait_until
 from tests.agent.conftest import PlayerLog
 from tests.e2e.test_fleet import Speaker, kill_stray_players, start_agent, stop_agent
@@ -28,13 +29,6 @@ from tests.e2e.test_fleet import Speaker, kill_stray_players, start_agent, stop_
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not Path("/usr/sbin/nginx").exists(), reason="nginx is not installed (./dev setup)")]
 AUDIO_S = 2
-
-
-def hub_cli(env: dict[str, str], *args: str) -> dict:
-    done = subprocess.run([sys.executable, "-m", "hub.cli", *args], env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def streams(server: ServerProcess) -> int:
@@ -51,19 +45,27 @@ def test_two_servers_one_worker_three_agents_behind_nginx(tmp_path: Path, new_pg
            "HUB_JOB_POLL_S": "30",
            "HUB_DISABLED_PLUGINS": "speech,slides", "HUB_EXTRA_PLUGINS": "tests.e2e.quick_plugin",
            "HUB_TEST_AUDIO_S": str(AUDIO_S)}
-    hub_cli(env, "communes", "add", "MPA", "Xã An")
-    hub_cli(env, "communes", "add", "MPB", "Xã Bình")
-    tokens = {name: hub_cli(env, "users", "add", name, "--role", "editor")["token"] for name in ("author", "approver")}
-    speakers = []
-    for name, commune in (("a1", "MPA"), ("a2", "MPA"), ("b1", "MPB")):
-        record = hub_cli(env, "devices", "add", f"loa-{name}", "--commune", commune)
-        speakers.append(Speaker(name, commune, record["id"], record["token"], tmp_path / f"cache-{name}",
-                                PlayerLog(tmp_path / f"player-{name}.jsonl")))
-    watcher = hub_cli(env, "devices", "add", "loa-test", "--commune", "MPA")["token"]
+    # The records are made in this process (the CLI would start a process per record).
+    setup = Hub.open(Settings(data_dir=data, database_url=database, workers=0))
+    try:
+        directory = setup.services.directory
+        directory.add_commune(None, "MPA", "Xã An")
+        directory.add_commune(None, "MPB", "Xã Bình")
+        tokens = {name: directory.add_user(None, name, "editor")["token"] for name in ("author", "approver")}
+        speakers = []
+        for name, commune in (("a1", "MPA"), ("a2", "MPA"), ("b1", "MPB")):
+            record = directory.register_device(None, f"loa-{name}", commune)
+            speakers.append(Speaker(name, commune, record["id"], record["token"], tmp_path / f"cache-{name}",
+                                    PlayerLog(tmp_path / f"player-{name}.jsonl")))
+        watcher = directory.register_device(None, "loa-test", "MPA")["token"]
+    finally:
+        setup.close()
 
-    servers = [ServerProcess(env).start(), ServerProcess(env).start()]
     worker = subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env={**os.environ, **env},
                               stdout=open(tmp_path / "worker.log", "ab"), stderr=subprocess.STDOUT)
+    servers = [ServerProcess(env), ServerProcess(env)]
+    with ThreadPoolExecutor() as pool:  # side by side: each start loads every plugin
+        list(pool.map(lambda server: server.start(120), servers))
     nginx = NginxProcess(tmp_path / "nginx", [s.port for s in servers], data / "media").start()
     os.environ["SSL_CERT_FILE"] = str(nginx.cert)  # the agents trust the loopback certificate
     try:

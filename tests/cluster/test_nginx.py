@@ -3,27 +3,32 @@ sharing one data folder; media sent by nginx once the hub said yes; event stream
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from hub.config import Settings
 from hub.nginx import NginxProcess
+from hub.runtime import Hub
 from hub.testing import ServerProcess, wait_until
 
 pytestmark = pytest.mark.skipif(not Path("/usr/sbin/nginx").exists(), reason="nginx is not installed (./dev setup)")
 
 
-def hub_cli(env: dict[str, str], *args: str) -> dict:
-    done = subprocess.run([sys.executable, "-m", "hub.cli", *args], env={**os.environ, **env},
-                          capture_output=True, text=True, timeout=60, check=True)
-    return json.loads(done.stdout)
+def people(data: Path) -> tuple[str, str, str]:
+    """A commune, an author, an approver and a loudspeaker (tokens), made in this process."""
+    hub = Hub.open(Settings(data_dir=data, workers=0))
+    try:
+        directory = hub.services.directory
+        directory.add_commune(None, "NGX", "Xã Nginx")
+        tokens = [directory.add_user(None, name, "editor")["token"] for name in ("tacgia", "duyet")]
+        return tokens[0], tokens[1], directory.register_device(None, "loa-1", "NGX")["token"]
+    finally:
+        hub.close()
 
 
 def publish(api: httpx.Client, author: str, approver: str, channels: list[str], priority: str = "normal") -> str:
@@ -42,7 +47,7 @@ def audio(api: httpx.Client, bulletin: str, token: str) -> dict:
     def done():
         found = api.get(f"/api/v1/bulletins/{bulletin}/artifacts", headers={"Authorization": f"Bearer {token}"}).json()
         return next((a for a in found if a["kind"] == "audio" and a.get("published", True)), None)
-    return wait_until(done, 30, f"the audio of {bulletin}")
+    return wait_until(done, 60, f"the audio of {bulletin}")
 
 
 def test_nginx_in_front_of_two_servers(tmp_path: Path) -> None:
@@ -50,11 +55,10 @@ def test_nginx_in_front_of_two_servers(tmp_path: Path) -> None:
     env = {"HUB_DATA_DIR": str(data), "HUB_WORKERS": "1", "HUB_JOB_POLL_S": "0.1",
            "HUB_DISABLED_PLUGINS": "speech,slides", "HUB_EXTRA_PLUGINS": "tests.e2e.quick_plugin",
            "HUB_TEST_AUDIO_S": "1"}
-    hub_cli(env, "communes", "add", "NGX", "Xã Nginx")
-    author = hub_cli(env, "users", "add", "tacgia", "--role", "editor")["token"]
-    approver = hub_cli(env, "users", "add", "duyet", "--role", "editor")["token"]
-    device = hub_cli(env, "devices", "add", "loa-1", "--commune", "NGX")["token"]
-    servers = [ServerProcess(env).start(), ServerProcess(env).start()]
+    author, approver, device = people(data)
+    servers = [ServerProcess(env), ServerProcess(env)]
+    with ThreadPoolExecutor() as pool:  # side by side: each start loads every plugin
+        list(pool.map(lambda server: server.start(120), servers))
     nginx = NginxProcess(tmp_path / "nginx", [s.port for s in servers], data / "media").start()
     try:
         with nginx.client(timeout=10) as api:
