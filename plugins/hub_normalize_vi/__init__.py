@@ -68,16 +68,19 @@ def with_dictionary(lexicon: Lexicon, dictionary: Callable[[], Mapping[str, str]
     ``dictionary()`` is asked on every text (the hub caches the database read); the step is
     rebuilt only when the entries changed. Dictionary entries win over every lexicon file.
     """
-    built: dict[str, Any] = {"key": None, "step": None}
+    built: dict[str, Any] = {"source": None, "key": None, "step": None}
     lock = threading.Lock()
 
     def expand(text: str) -> str:
-        entries = dict(dictionary())
-        key = tuple(sorted(entries.items()))
+        entries = dictionary()
         with lock:
-            if built["key"] != key:
-                merged = replace(lexicon, pronunciations={**lexicon.pronunciations, **entries})
-                built["key"], built["step"] = key, steps.make_abbreviations(merged)
+            # The hub hands back the same mapping while its cache holds: compared only when new.
+            if entries is not built["source"]:
+                key = tuple(sorted(entries.items()))
+                if built["key"] != key:
+                    merged = replace(lexicon, pronunciations={**lexicon.pronunciations, **entries})
+                    built["key"], built["step"] = key, steps.make_abbreviations(merged)
+                built["source"] = entries
             step = built["step"]
         return step(text)
 
