@@ -36,7 +36,7 @@ PUBLIC_PAGES = ("bulletin", "bulletin-404", "display", "login")
 CONSOLE_PAGES = ("console", "bulletins", "bulletin-new", "bulletin-view", "bulletin-edit", "emergency",
                  "users", "user-new", "user", "communes", "commune-new", "commune", "devices", "device-new",
                  "device-token", "audit", "account", "monitor", "monitor-commune", "monitor-bulletin",
-                 "console-404", "pronunciations", "pronunciation", "live")
+                 "console-404", "pronunciations", "pronunciation", "live", "playlists", "playlist-new")
 
 
 def _vnu(folder: Path) -> list[dict[str, Any]]:
@@ -104,7 +104,8 @@ def checked(tmp_path_factory, migrated_db) -> Iterator[dict[str, list[dict[str, 
                 ("audit", "/console/audit"), ("account", "/console/account"), ("monitor", "/console/monitor"),
                 ("monitor-commune", "/console/monitor/communes/X1"),
                 ("monitor-bulletin", f"/console/monitor/bulletins/{published}"),
-                ("pronunciations", "/console/pronunciations"), ("pronunciation", f"/console/pronunciations/{word}"), ("live", "/console/live")):
+                ("pronunciations", "/console/pronunciations"), ("pronunciation", f"/console/pronunciations/{word}"), ("live", "/console/live"),
+                ("playlists", "/console/playlists?commune=X1"), ("playlist-new", "/console/playlists/new?commune=X1")):
             urls[name] = (console, path, {})
         assert set(urls) == set(PUBLIC_PAGES + CONSOLE_PAGES)
 
