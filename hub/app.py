@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub import __version__
 from hub.audit_chain import HeadLogger
-from hub.api import errors, routers
+from hub.api import errors, openapi, routers
 from hub.api.device import ManifestFastPath
 from hub.config import Settings
 from hub.plugins import collect, make_plugin_manager
@@ -165,6 +165,7 @@ def create_app(settings: Settings | None = None, *, pm=None) -> FastAPI:
         app.router.routes = [r for r in app.router.routes if getattr(r, "path", None) != "/docs-static"]
     # A full database is an OperationalError from the store: answered 507 like a full disk.
     errors.install(app, io_errors=(OSError, OperationalError))
+    openapi.install(app)  # its error answers described as hub/api/errors.py gives them
     for router in routers():
         app.include_router(router)
     for _plugin, router in collect(pm, "hub_register_routes", settings=settings):

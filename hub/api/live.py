@@ -10,6 +10,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -61,13 +62,15 @@ def stop_live(broadcast_id: str, user: CurrentUser, hub: HubDep) -> dict[str, An
     return hub.services.live.stop(user, broadcast_id)
 
 
-@router.post("/icecast/listener")
+@router.post("/icecast/listener", response_class=Response,
+             responses={200: {"description": "Icecast reads the icecast-auth-* headers; no body", "content": {}}})
 async def icecast_listener(request: Request, hub: HubDep) -> Response:
     """Icecast's URL authentication (``listener_add``): a form with ``mount``, ``user``, ``pass`` …
     The answer lets the listener in with the header ``icecast-auth-user: 1``, else refuses."""
     key = hub.settings.icecast_auth_key
     if key and not hmac.compare_digest(request.query_params.get("key", "").encode(), key.encode()):
-        return Response(status_code=403, headers={"icecast-auth-message": "bad key"})
+        # Icecast reads only the status and headers; the body is the hub's error shape for anyone else.
+        return JSONResponse({"detail": "bad key"}, status_code=403, headers={"icecast-auth-message": "bad key"})
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     fields = {name: values[0] for name, values in form.items() if values}
     if fields.get("action", "listener_add") != "listener_add":

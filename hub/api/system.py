@@ -27,7 +27,8 @@ def healthz(hub: HubDep) -> dict[str, Any]:
     return body
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=Response,
+            responses={200: {"description": "Prometheus text format", "content": {CONTENT_TYPE_LATEST: {}}}})
 def metrics(hub: HubDep) -> Response:
     return Response(generate_latest(hub.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

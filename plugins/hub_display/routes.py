@@ -96,7 +96,8 @@ def make_router(settings: Any, display: DisplaySettings) -> APIRouter:
             raise NotFound("no such file")
         return static(request, files[name], STATIC[name])
 
-    @router.get("/display/sw.js")
+    @router.get("/display/sw.js", response_class=Response,
+                responses={200: {"description": "The board's service worker", "content": {"text/javascript": {}}}})
     def display_worker(request: Request) -> Response:
         # The worker lives under /display/ but must control the page at /display itself.
         return static(request, worker, "text/javascript", {"Service-Worker-Allowed": "/display"})

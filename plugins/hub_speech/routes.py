@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from hub.plugin_api import CurrentUser, HubDep, Invalid, refuse_nul
 from hub_speech.audio import SpeechSettings, check_upload
-from hub_speech.chain import normalize_text, unread_words
+from hub_speech.chain import SpeechUnavailable, normalize_text, unread_words
 from hub_speech.renderer import process_upload, synthesize_to_mp3
 
 MIME = {"MP3": "audio/mpeg", "WAV": "audio/wav", "M4A": "audio/mp4", "OGG": "audio/ogg"}
@@ -67,6 +67,11 @@ def build_router() -> APIRouter:
                                             voice=payload.voice)
         except ValueError as exc:
             raise Invalid(str(exc)) from None
+        except SpeechUnavailable:
+            if payload.voice is None:
+                raise  # the engines are down: the hub's trouble, not the request's
+            # A voice no engine has is bad input (schemathesis found this 500, issue 14).
+            raise Invalid(f"no speech engine here has the voice {payload.voice!r}") from None
         return Response(media.data, media_type="audio/mpeg", headers={"Cache-Control": "no-store"})
 
     @router.post("/api/v1/bulletins/{bulletin_id}/recording")
