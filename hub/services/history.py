@@ -38,7 +38,9 @@ def _play(report: PlayReport, device_name: str | None = None) -> dict[str, Any]:
     return {"device": report.device_id, "device_name": device_name, "commune": report.commune,
             "bulletin_id": report.bulletin_id, "item_id": report.item_id, "priority": report.priority,
             "started_at": started, "ended_at": ended, "result": report.result,
-            "seconds": round(max(0.0, (ended - started).total_seconds()), 1)}
+            "seconds": round(max(0.0, (ended - started).total_seconds()), 1),
+            # A stream's play (relay, live): what the device really heard, which a drop makes less.
+            "heard_s": report.heard_s}
 
 
 class PlayHistory(Service):

@@ -264,7 +264,8 @@ def register(router: APIRouter, console: Console) -> None:
             for play in device["plays"]:
                 if play.get("item_id"):
                     reported.setdefault(play["item_id"], []).append({"device": device["name"],
-                                                                      "result": play["result"]})
+                                                                      "result": play["result"],
+                                                                      "heard_s": play.get("heard_s")})
         days = []
         for n in range(DAYS_SHOWN):
             day = first + timedelta(days=n)
