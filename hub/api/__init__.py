@@ -2,10 +2,10 @@
 
 from fastapi import APIRouter
 
-from hub.api import bulletins, device, directory, live, media, monitor, playlists, system
+from hub.api import bulletins, device, directory, live, media, monitor, playlists, pronunciations, system
 
 
 def routers() -> list[APIRouter]:
     # Devices poll most: their routes are matched first.
     return [device.router, media.router, system.router, bulletins.router, playlists.router, directory.router,
-            monitor.router, live.router]
+            monitor.router, live.router, pronunciations.router]

@@ -179,3 +179,24 @@ def test_add_and_hear_an_entry_and_see_unread_words_in_chromium(live):
             look(desktop, "bulletin-new-unread")
         finally:
             browser.close()
+
+
+def test_the_api_door(app):
+    hub = app.state.hub
+    people = People(hub)
+    admin, editor = people.user("qt2", "admin"), people.user("bt2", "editor")
+    client = TestClient(app)
+    r = client.post("/api/v1/pronunciations", json={"written": "Khau Phạ", "spoken": "Khau Phả"}, headers=admin)
+    assert r.status_code == 201, r.text
+    entry = r.json()
+    assert client.post("/api/v1/pronunciations", json={"written": "Khau Phạ", "spoken": "x"}, headers=admin).status_code == 409
+    assert client.post("/api/v1/pronunciations", json={"written": "Pò", "spoken": "Pò Mã"}, headers=admin).status_code == 422
+    assert client.post("/api/v1/pronunciations", json={"written": "A B", "spoken": "a"}, headers=editor).status_code == 403
+    assert client.post("/api/v1/pronunciations", json={"written": "A B", "spoken": "a", "x": 1}, headers=admin).status_code == 422
+    assert [e["written"] for e in client.get("/api/v1/pronunciations", headers=editor).json()] == ["Khau Phạ"]
+    r = client.put(f"/api/v1/pronunciations/{entry['id']}", json={"written": "Khau Phạ", "spoken": "Khau Phà"}, headers=admin)
+    assert r.status_code == 200 and r.json()["spoken"] == "Khau Phà"
+    assert client.post("/api/v1/speech/preview", json={"text": "Đèo Khau Phạ."}, headers=editor).json()["spoken_text"] == "Đèo Khau Phà."
+    assert client.delete(f"/api/v1/pronunciations/{entry['id']}", headers=admin).status_code == 204
+    assert client.delete(f"/api/v1/pronunciations/{entry['id']}", headers=admin).status_code == 404
+    assert client.get("/api/v1/pronunciations").status_code == 401
