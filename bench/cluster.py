@@ -1,0 +1,298 @@
+"""Several processes as one hub (issue 13): nginx (TLS) + PostgreSQL + two `hub serve` + one
+`hub worker` on this machine, against one `hub serve` on SQLite with the same load.
+
+1. A fleet polls its manifest through nginx, every ``--period`` s ±20 % (with its ETag), while
+   ``--streams`` of its devices hold event streams: poll p50/p99 and each process's CPU seconds.
+2. Halfway through, an emergency for every commune is approved: time until every stream has the
+   event, and until every one of those devices has downloaded its audio through nginx.
+3. ``/media/`` through nginx (the hub says yes, nginx sends the file) against nginx sending the same
+   file from a plain static location, side by side, the same requests.
+4. The same poll load on one `hub serve` with SQLite (no nginx), for the ratio.
+
+All timings are in-process timings of this load generator (loopback, one machine: the generator
+shares the two cores with what it measures). The defaults fit this machine in about two minutes;
+the issue's figure is ``--devices 20000 --streams 2000``.
+
+    .venv/bin/python -m bench.cluster [--devices 2000] [--streams 200] [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from bench._loadgen import schedule
+from hub import accounts
+from hub.config import Settings
+from hub.nginx import NginxProcess
+from hub.pgcluster import Cluster, admin
+from hub.runtime import Hub
+from hub.testing import ServerProcess, wait_until
+
+ENV = {"HUB_WORKERS": "0", "HUB_DISABLED_PLUGINS": "speech,slides", "HUB_EXTRA_PLUGINS": "tests.e2e.quick_plugin",
+       "HUB_TEST_AUDIO_S": "3", "HUB_AUTH_FAIL_LIMIT": "100000"}
+STATIC = """
+    location /_bench_static/ {
+        alias %s/;
+    }
+"""
+
+
+def build(settings: Settings, devices: int, communes: int) -> dict:
+    """Communes, an author and an approver, and the fleet (tokens), in one transaction each."""
+    hub = Hub.open(settings)
+    try:
+        with hub.store.session() as session:
+            codes = [f"C{n:03d}" for n in range(communes)]
+            for code in codes:
+                accounts.add_commune(session, code, f"Xã {code}")
+            users = {name: accounts.add_user(session, name, "editor")["token"] for name in ("author", "approver")}
+        tokens = []
+        with hub.store.session() as session:
+            for n in range(devices):
+                tokens.append(accounts.add_device(session, f"loa-{n}", codes[n % communes])["token"])
+        return {"users": users, "tokens": tokens}
+    finally:
+        hub.close()
+
+
+def cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(parent: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def group_cpu(pid: int) -> float:
+    """A process and its children (nginx's workers, PostgreSQL's backends)."""
+    return cpu(pid) + sum(cpu(child) for child in children(pid))
+
+
+def pct(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(len(values) * q))] if values else float("nan")
+
+
+def poll_jobs(tokens: list[str], period: float, seconds: float) -> list[tuple[float, object]]:
+    jobs = []
+    for token in tokens:
+        at = random.uniform(0, period)
+        while at < seconds:
+            jobs.append((at, token))
+            at += period * random.uniform(0.8, 1.2)
+    return jobs
+
+
+async def poll_load(port: int, tokens: list[str], period: float, seconds: float, tls) -> dict:
+    known: dict[str, str] = {}
+
+    def headers_for(token: str):
+        def build_headers(_kind) -> dict[str, str]:
+            headers = {"Authorization": f"Bearer {token}"}
+            if token in known:
+                headers["If-None-Match"] = known[token]
+            return headers
+        build_headers.token = token
+        return build_headers
+
+    def remember(headers, status, response_headers) -> None:
+        if status == 200:
+            known[headers.token] = response_headers["etag"]
+
+    jobs = [(at, headers_for(token)) for at, token in poll_jobs(tokens, period, seconds)]
+    # About one poll per connection per second: uvicorn closes a connection idle for 5 s.
+    connections = max(2, min(64, int(len(tokens) / period)))
+    result = await schedule("127.0.0.1", port, "/api/v1/device/manifest", jobs, connections, remember, ssl=tls)
+    latencies = result["latencies"]
+    return {"polls": len(latencies), "per_s": round(len(latencies) / result["seconds"], 1),
+            "statuses": result["statuses"], "p50_ms": round(statistics.median(latencies) * 1000, 1),
+            "p99_ms": round(pct(latencies, 0.99) * 1000, 1),
+            "client_lag_p99_ms": round(pct(result["lags"], 0.99) * 1000, 1)}
+
+
+async def hold_stream(client: httpx.AsyncClient, token: str, state: dict) -> None:
+    """One device's event stream: note when the emergency's event arrives, then fetch its audio."""
+    headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+    try:
+        async with client.stream("GET", "/api/v1/device/events", headers=headers,
+                                 timeout=httpx.Timeout(30, read=None)) as stream:
+            async for line in stream.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                state["connected"].add(token)
+                bulletin = state.get("bulletin")
+                if bulletin and bulletin in line and token not in state["event"]:
+                    state["event"][token] = time.monotonic()
+                    url = next(item["media"]["url"] for item in json.loads(line[5:])["manifest"]["items"]
+                               if item["bulletin_id"] == bulletin)
+                    media = await client.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+                    if media.status_code == 200:
+                        state["audio"][token] = time.monotonic()
+                    return
+    except (httpx.HTTPError, StopIteration, KeyError, ValueError) as exc:
+        state["errors"].append(repr(exc)[:120])
+
+
+def prepare_emergency(url: str, users: dict, tls) -> str:
+    """Created and submitted (so rendered by the worker), not approved yet."""
+    with httpx.Client(base_url=url, verify=tls, timeout=30) as api:
+        author = {"Authorization": f"Bearer {users['author']}"}
+        body = {"title": "Khẩn cấp: bão số 9", "body": "Bà con chằng chống nhà cửa.", "priority": "emergency",
+                "channels": ["speaker"], "targets": ["*"]}
+        bulletin = api.post("/api/v1/bulletins", json=body, headers=author).json()["id"]
+        api.post(f"/api/v1/bulletins/{bulletin}/submit", headers=author)
+        wait_until(lambda: api.get(f"/api/v1/bulletins/{bulletin}", headers=author).json()["render_status"] == "done",
+                   60, "the emergency rendered")
+        return bulletin
+
+
+async def cluster_phase(nginx: NginxProcess, made: dict, args, tls, pids: dict[str, int]) -> dict:
+    tokens = made["tokens"]
+    bulletin = await asyncio.to_thread(prepare_emergency, nginx.url, made["users"], tls)
+    state = {"connected": set(), "event": {}, "audio": {}, "errors": []}
+    limits = httpx.Limits(max_connections=args.streams + 20, max_keepalive_connections=args.streams + 20)
+    async with httpx.AsyncClient(base_url=nginx.url, verify=tls, limits=limits) as client:
+        holders = [asyncio.create_task(hold_stream(client, token, state)) for token in tokens[:args.streams]]
+        deadline = time.monotonic() + 120
+        while len(state["connected"]) < args.streams and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        connected = len(state["connected"])
+        before = {name: group_cpu(pid) for name, pid in pids.items()}
+        polls = asyncio.create_task(poll_load(nginx.https_port, tokens, args.period, args.seconds, tls))
+        await asyncio.sleep(args.seconds / 2)
+        with httpx.Client(base_url=nginx.url, verify=tls, timeout=30) as api:
+            approved_at = time.monotonic()
+            answer = await asyncio.to_thread(api.post, f"/api/v1/bulletins/{bulletin}/approve",
+                                             headers={"Authorization": f"Bearer {made['users']['approver']}"})
+        assert answer.status_code == 200, answer.text
+        state["bulletin"] = bulletin  # streams compare only after this (the approval's event)
+        poll = await polls
+        used = {name: round(group_cpu(pid) - before[name], 1) for name, pid in pids.items()}
+        await asyncio.wait(holders, timeout=60)
+        for task in holders:
+            task.cancel()
+    events = sorted(t - approved_at for t in state["event"].values())
+    audio = sorted(t - approved_at for t in state["audio"].values())
+    return {"streams_connected": connected, "poll": poll, "cpu_s": used, "cpu_window_s": args.seconds,
+            "emergency": {"event_received": len(events), "event_all_s": round(events[-1], 2) if events else None,
+                          "event_p50_s": round(statistics.median(events), 2) if events else None,
+                          "audio_received": len(audio), "audio_all_s": round(audio[-1], 2) if audio else None,
+                          "stream_errors": state["errors"][:3]}}
+
+
+async def media_side_by_side(nginx: NginxProcess, token: str, sha: str, requests: int, tls) -> dict:
+    """The same file: /media/ (hub says yes, nginx sends) and the static location, alternating rounds."""
+    headers = {"Authorization": f"Bearer {token}"}
+    rates = {"media": [], "static": []}
+    for _round in range(3):
+        for kind, path in (("media", f"/media/{sha}"), ("static", f"/_bench_static/{sha[:2]}/{sha}")):
+            result = await schedule("127.0.0.1", nginx.https_port, path, [(0.0, headers)] * requests, 16, ssl=tls)
+            assert set(result["statuses"]) == {200}, (kind, result["statuses"])
+            rates[kind].append(requests / result["seconds"])
+    media, static = statistics.median(rates["media"]), statistics.median(rates["static"])
+    return {"requests_per_round": requests, "media_per_s": round(media), "static_per_s": round(static),
+            "ratio": round(media / static, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=2000)
+    parser.add_argument("--streams", type=int, default=200)
+    parser.add_argument("--communes", type=int, default=20)
+    parser.add_argument("--period", type=float, default=60.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--media-requests", type=int, default=1000)
+    args = parser.parse_args()
+    random.seed(13)
+    root = Path(tempfile.mkdtemp(prefix="bench-cluster-", dir="/tmp"))
+    os.chmod(root, 0o755)
+    pg = Cluster(root / "pg")
+    procs: list = []
+    try:
+        pg.start()
+        admin(pg.url, 'CREATE DATABASE "bench"')
+        data = root / "var"
+        settings = Settings(data_dir=data, database_url=pg.url + "bench", workers=0)
+        made = build(settings, args.devices, args.communes)
+        env = {**ENV, "HUB_DATA_DIR": str(data), "HUB_DATABASE_URL": pg.url + "bench"}
+        servers = [ServerProcess(env), ServerProcess(env)]
+        worker = subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env={**os.environ, **env},
+                                  stdout=open(root / "worker.log", "ab"), stderr=subprocess.STDOUT)
+        procs += [*servers, worker]
+        with ThreadPoolExecutor() as pool:
+            list(pool.map(lambda server: server.start(120), servers))
+        nginx = NginxProcess(root / "nginx", [s.port for s in servers], data / "media",
+                             extra=STATIC % (data / "media").resolve())
+        nginx.start()
+        procs.append(nginx)
+        tls = ssl.create_default_context(cafile=str(nginx.cert))
+        postmaster = int((pg.data / "postmaster.pid").read_text().split()[0]) if hasattr(pg, "data") else None
+        pids = {"hub_serve_1": servers[0].proc.pid, "hub_serve_2": servers[1].proc.pid, "hub_worker": worker.pid,
+                "nginx": nginx.proc.pid}
+        if postmaster:
+            pids["postgresql"] = postmaster
+        print(f"cluster: {args.devices} devices in {args.communes} communes, {args.streams} streams, "
+              f"polling every {args.period:g} s ±20 % for {args.seconds:g} s", flush=True)
+        result = {"devices": args.devices, "streams": args.streams,
+                  "cluster": asyncio.run(cluster_phase(nginx, made, args, tls, pids))}
+        print(json.dumps(result["cluster"]), flush=True)
+
+        with httpx.Client(base_url=nginx.url, verify=tls) as api:
+            author = {"Authorization": f"Bearer {made['users']['author']}"}
+            listed = api.get("/api/v1/bulletins", headers=author).json()
+            items = listed["items"] if isinstance(listed, dict) else listed
+            sha = next(a["sha256"] for a in api.get(f"/api/v1/bulletins/{items[0]['id']}/artifacts",
+                                                     headers=author).json() if a["kind"] == "audio")
+        result["media"] = asyncio.run(media_side_by_side(nginx, made["tokens"][0], sha, args.media_requests, tls))
+        print(json.dumps(result["media"]), flush=True)
+        for proc in procs:
+            proc.stop() if hasattr(proc, "stop") else (proc.terminate(), proc.wait(20))
+        procs.clear()
+
+        # The same poll load on one hub serve with SQLite, straight to it.
+        lite = root / "lite"
+        made_lite = build(Settings(data_dir=lite, workers=0), args.devices, args.communes)
+        server = ServerProcess({**ENV, "HUB_DATA_DIR": str(lite)}).start(120)
+        procs.append(server)
+        before = cpu(server.proc.pid)
+        poll = asyncio.run(poll_load(server.port, made_lite["tokens"], args.period, args.seconds, None))
+        result["sqlite_one_server"] = {"poll": poll, "cpu_s": round(cpu(server.proc.pid) - before, 1)}
+        print(json.dumps(result["sqlite_one_server"]), flush=True)
+        print(json.dumps(result))
+    finally:
+        for proc in procs:
+            try:
+                proc.stop() if hasattr(proc, "stop") else (proc.terminate(), proc.wait(20))
+            except Exception:
+                pass
+        pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
