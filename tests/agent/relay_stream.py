@@ -32,6 +32,8 @@ class Station:
         self.connections = 0
         #: The Host header of every request, refused ones too.
         self.hosts: list[str | None] = []
+        #: When (time.time()) each listener was let in.
+        self.connected_at: list[float] = []
         self._down_until = 0.0
         self._cut = threading.Event()
         station = self
@@ -46,6 +48,7 @@ class Station:
                     self.send_error(503, "off the air")
                     return
                 station.connections += 1
+                station.connected_at.append(time.time())
                 self.send_response(200)
                 self.send_header("Content-Type", "audio/mpeg")
                 self.send_header("Cache-Control", "no-cache")
