@@ -144,6 +144,9 @@ def create_app(settings: Settings | None = None, *, pm=None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub = Hub.open(settings, pm)
         app.state.hub = hub
+        # The voices are collected now rather than at the first render, so a voice plugin's set-up
+        # error (a missing model folder, docs/voices.md) is in the log as the hub starts.
+        hub.registrations.tts_engines()
         hub.counter.start()
         hub.listen()
         hub.pipeline.start(settings.workers)

@@ -147,3 +147,16 @@ def test_the_check_command_speaks_or_names_the_problem(tmp_path, monkeypatch, ca
     assert hub_cli(["onnx-voice"]) == 1
     captured = capsys.readouterr()
     assert "does not exist" in captured.err and json.loads(captured.out)["ok"] is False
+
+
+@pytest.mark.sqlite_only  # a voice never touches the store: one lane is enough
+def test_a_missing_model_folder_is_logged_as_the_hub_starts(settings, monkeypatch, tmp_path, caplog):
+    from fastapi.testclient import TestClient
+
+    from hub.app import create_app
+
+    monkeypatch.setenv("HUB_ONNX_MODEL_DIR", str(tmp_path / "not-installed"))
+    with caplog.at_level(logging.ERROR, logger="hub_tts_onnx.engine"):
+        with TestClient(create_app(settings, pm=make_plugin_manager(settings))):
+            logged = [r.getMessage() for r in caplog.records]
+    assert any("local neural voice disabled" in m and "not-installed does not exist" in m for m in logged), logged
