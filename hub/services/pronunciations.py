@@ -49,9 +49,22 @@ def check_entry(written: str, spoken: str) -> tuple[str, str]:
     if not re.search(_LETTER, written):
         raise Invalid("the written form must contain a letter (numbers are read by the normaliser)")
     # The normaliser replaces whole tokens; an expansion holding its key would grow on each pass.
-    if re.search(rf"(?<!{_LETTER}){re.escape(written)}(?!{_LETTER})", spoken):
+    if _holds(spoken, written):
         raise Invalid("the spoken form must not contain the written form as a word (it would be read twice)")
     return written, spoken
+
+
+def _holds(text: str, word: str) -> bool:
+    return re.search(rf"(?<!{_LETTER}){re.escape(word)}(?!{_LETTER})", text) is not None
+
+
+def _check_against(others: list[Pronunciation], written: str, spoken: str) -> None:
+    """No entry's reading may hold another entry's written form: normalising would not settle."""
+    for other in others:
+        if other.written != written and _holds(spoken, other.written):
+            raise Invalid(f"the spoken form holds {other.written!r}, itself in the dictionary (it would be read twice)")
+        if other.written != written and _holds(other.spoken, written):
+            raise Invalid(f"the reading of {other.written!r} holds this written form (it would be read twice)")
 
 
 def _view(entry: Pronunciation) -> dict[str, Any]:
@@ -92,6 +105,8 @@ class PronunciationService:
         with self.transaction(tx) as t:
             session = t.session
             same = session.scalars(select(Pronunciation).where(Pronunciation.written == written)).first()
+            others = [e for e in session.scalars(select(Pronunciation)) if e.id != entry_id]
+            _check_against(others, written, spoken)
             if entry_id is None:
                 if same is not None:
                     raise Conflict(f"{written!r} is in the dictionary already")

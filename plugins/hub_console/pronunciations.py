@@ -39,6 +39,7 @@ def register(router: APIRouter, console: Console) -> None:
         if isinstance(exc, Conflict):
             return _("pronunciations.error.exists")
         for needle, key in (("blank", "blank"), ("too long", "long"), ("contain a letter", "letter"),
+                            ("itself in the dictionary", "chain"), ("holds this written form", "chain"),
                             ("read twice", "twice")):
             if needle in detail:
                 return _(f"pronunciations.error.{key}")

@@ -74,6 +74,11 @@ def test_the_next_render_reads_the_dictionary(app):
     assert "BQLDA" not in entries_for(hub.settings)
     with pytest.raises(Conflict):
         hub.services.pronunciations.put(admin, "Khau Phạ", "Khau Phá")
+    # Entries may not feed each other: reading the text twice must give the same words.
+    with pytest.raises(Invalid, match="itself in the dictionary"):
+        hub.services.pronunciations.put(admin, "ĐKP", "đèo Khau Phạ")
+    with pytest.raises(Invalid, match="holds this written form"):
+        hub.services.pronunciations.put(admin, "Khau", "Khâu")
     with pytest.raises(Forbidden):
         hub.services.pronunciations.put(Principal(id="x", name="bientap", role="editor"), "A B", "a bê")
     with hub.store.reader() as session:
