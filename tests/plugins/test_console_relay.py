@@ -97,30 +97,32 @@ def test_operator_adds_a_relay_in_chromium(live, station, monkeypatch):
     with sync_api.sync_playwright() as playwright:
         browser = launch(playwright)
         try:
-            for hours, size in enumerate(("phone", "desktop"), start=1):
+            # The whole flow on the phone; the desktop only shows the form with a relay in it.
+            for size in ("phone", "desktop"):
                 name = f"Tiếp sóng VOV ({size})"
-                at = (datetime.now(LOCAL_TZ) + timedelta(hours=hours)).strftime("%H:%M")
                 page = browser.new_page(viewport=SIZES[size])
                 sign_in(page, live.url, "vanhanh-cl", PASSWORD)
                 page.goto(live.url + "/console/playlists/new")
                 page.fill("#name", name)
                 page.fill("#stream_url", named)
                 page.fill("#stream_minutes", "30")
-                page.click("button[value=stream_check]")
-                page.wait_for_load_state()
-                assert "Luồng đang phát" in page.locator("#stream-check").inner_text()
+                if size == "phone":
+                    page.click("button[value=stream_check]")
+                    page.wait_for_load_state()
+                    assert "Luồng đang phát" in page.locator("#stream-check").inner_text()
                 page.click("button[value=stream_add]")
                 page.wait_for_load_state()
                 picked = page.locator("ol.picked li.record")
                 assert picked.count() == 1 and named in picked.first.inner_text()
                 look(page, "relay-form")
-                page.fill("#times", at)
-                page.click("button[value=save]")
-                page.wait_for_load_state()
-                assert "done=saved" in page.url, page.locator("main").inner_text()
-                saved = [p for p in hub.services.playlists.listing(people["vanhanh-cl"], "LSN-CL")
-                         if p["name"] == name]
-                assert saved[0]["items"] == [{"stream_url": named, "duration_s": 1800}]
+                if size == "phone":
+                    page.fill("#times", (datetime.now(LOCAL_TZ) + timedelta(hours=1)).strftime("%H:%M"))
+                    page.click("button[value=save]")
+                    page.wait_for_load_state()
+                    assert "done=saved" in page.url, page.locator("main").inner_text()
+                    saved = [p for p in hub.services.playlists.listing(people["vanhanh-cl"], "LSN-CL")
+                             if p["name"] == name]
+                    assert saved[0]["items"] == [{"stream_url": named, "duration_s": 1800}]
                 page.close()
         finally:
             browser.close()
