@@ -50,6 +50,10 @@ class Metrics:
                                      registry=self.registry)
         self.auth_throttled = Counter("hub_auth_throttled", "Requests refused with 429 after too many failed "
                                       "token checks from their address", registry=self.registry)
+        self.plays_refused = Counter("hub_play_reports_refused", "Play reports refused: a bulletin never given "
+                                     "to the device's commune, or a time outside the window", registry=self.registry)
+        self.plays_clipped = Counter("hub_play_reports_clipped", "Play reports cut to the length of what the "
+                                     "device was given", registry=self.registry)
         self.disk_free = Gauge("hub_disk_free_bytes", "Free space on the data folder's disk at the last /healthz",
                                registry=self.registry)
         #: Per process (each server reports its own): where a fleet's streams are, behind nginx.

@@ -100,6 +100,8 @@ class DeviceService(Service):
                 accepted += 1
             roll_up_plays(session, added)  # the daily roll-ups, in this same transaction
         if refused or clipped:
+            self.hub.metrics.plays_refused.inc(refused)
+            self.hub.metrics.plays_clipped.inc(clipped)
             log.warning("device %s: %d play report(s) refused, %d clipped (outside what it was given)",
                         device.id, refused, clipped)
         answer = {"accepted": accepted, "duplicates": len(plays) - accepted - refused}

@@ -72,6 +72,8 @@ def test_a_play_is_counted_only_as_far_as_the_device_was_given_it(desk):
     r = desk.client.post("/api/v1/device/plays", json={"plays": plays}, headers=speaker)
     assert r.status_code == 200
     assert r.json() == {"accepted": 3, "duplicates": 0, "refused": 4, "clipped": 2}
+    metrics = desk.client.get("/metrics").text
+    assert "hub_play_reports_refused_total 4.0" in metrics and "hub_play_reports_clipped_total 2.0" in metrics
     seconds, count = _seconds(desk, "A")
     assert count == 3
     assert seconds == pytest.approx(2.1 + (2.0 + 180) + 12 * 3600, abs=0.5)
