@@ -98,3 +98,15 @@ def test_an_emergency_interrupts_a_relay_and_the_report_says_how_long_was_heard(
         agent.stop()
     finally:
         station.stop()
+
+
+def test_a_station_that_never_answers_is_reported_failed(live_hub, make_agent, tmp_path):
+    from hub.testing import free_port
+
+    live_hub.people.device("loa-1", "X1")
+    relay_playlist(live_hub, f"http://127.0.0.1:{free_port()}/vov1.mp3", 4)
+    make_agent(live_hub.url, live_hub.people.tokens["loa-1"], player=recorder_command(tmp_path / "heard"),
+               report_spread_s=0, stream_retry_s=0.5)
+    wait_until(lambda: live_hub.reports("loa-1"), timeout=20, what="the relay's report")
+    [report] = live_hub.reports("loa-1")
+    assert (report.result, report.heard_s) == ("failed", 0.0)
