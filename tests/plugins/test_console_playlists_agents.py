@@ -20,7 +20,7 @@ from tests.plugins.console_client import PASSWORD
 from tests.plugins.test_console_monitor import AGENT_ENV, WAIT_S, hub_cli
 
 #: The agent needs this long before the programme's minute to fetch the manifest and the audio.
-LEAD_S = 25
+LEAD_S = 20
 
 
 @pytest.mark.slow
