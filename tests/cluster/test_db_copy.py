@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from hub.backup import compare_databases
 from hub.config import Settings
@@ -34,7 +35,8 @@ def manifests(server: ServerProcess, tokens: dict) -> dict[str, dict]:
     return found
 
 
-def test_db_copy_moves_a_running_demo_hub_to_postgresql(tmp_path: Path, new_pg_database) -> None:
+@pytest.mark.postgres_only
+def test_db_copy_moves_a_running_demo_hub_to_postgresql(tmp_path: Path, new_pg_database, store_kind) -> None:
     data = tmp_path / "var"
     base = {"HUB_DATA_DIR": str(data), "HUB_TTS_ENGINES": "espeak", "HUB_WORKERS": "0"}
     hub_command("demo", env=base)

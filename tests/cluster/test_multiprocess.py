@@ -26,7 +26,7 @@ from hub.testing import ServerProcess, wait_until
 from tests.agent.conftest import PlayerLog
 from tests.e2e.test_fleet import Speaker, kill_stray_players, start_agent, stop_agent
 
-pytestmark = [pytest.mark.slow,
+pytestmark = [pytest.mark.slow, pytest.mark.postgres_only,
               pytest.mark.skipif(not Path("/usr/sbin/nginx").exists(), reason="nginx is not installed (./dev setup)")]
 AUDIO_S = 2
 
@@ -37,7 +37,7 @@ def streams(server: ServerProcess) -> int:
     return int(float(found.group(1))) if found else 0
 
 
-def test_two_servers_one_worker_three_agents_behind_nginx(tmp_path: Path, new_pg_database) -> None:
+def test_two_servers_one_worker_three_agents_behind_nginx(tmp_path: Path, new_pg_database, store_kind) -> None:
     data = tmp_path / "var"
     database = new_pg_database()
     env = {"HUB_DATA_DIR": str(data), "HUB_DATABASE_URL": database, "HUB_WORKERS": "0",

@@ -16,7 +16,9 @@ from hub.nginx import NginxProcess
 from hub.runtime import Hub
 from hub.testing import ServerProcess, wait_until
 
-pytestmark = pytest.mark.skipif(not Path("/usr/sbin/nginx").exists(), reason="nginx is not installed (./dev setup)")
+# Two servers sharing one SQLite data folder: the PostgreSQL set is tests/cluster/test_multiprocess.py.
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
+skip_without_nginx = pytest.mark.skipif(not Path("/usr/sbin/nginx").exists(), reason="nginx is not installed (./dev setup)")
 
 
 def people(data: Path) -> tuple[str, str, str]:
@@ -50,7 +52,8 @@ def audio(api: httpx.Client, bulletin: str, token: str) -> dict:
     return wait_until(done, 60, f"the audio of {bulletin}")
 
 
-def test_nginx_in_front_of_two_servers(tmp_path: Path) -> None:
+@skip_without_nginx
+def test_nginx_in_front_of_two_servers(tmp_path: Path, store_kind) -> None:
     data = tmp_path / "var"
     env = {"HUB_DATA_DIR": str(data), "HUB_WORKERS": "1", "HUB_JOB_POLL_S": "0.1",
            "HUB_DISABLED_PLUGINS": "speech,slides", "HUB_EXTRA_PLUGINS": "tests.e2e.quick_plugin",
