@@ -87,6 +87,7 @@ def test_the_next_render_reads_the_dictionary(app):
     assert actions == [("create", admin.id)] * 3 + [("delete", admin.id)]
 
 
+@pytest.mark.sqlite_only  # the same service; its PostgreSQL lane: test_the_next_render_reads_the_dictionary
 def test_console_page_add_edit_delete_for_administrators_only(app):
     admin = signed_in(app, "quantri")
     page = admin.get("/console/pronunciations")
@@ -186,6 +187,7 @@ def test_add_and_hear_an_entry_and_see_unread_words_in_chromium(live):
             browser.close()
 
 
+@pytest.mark.sqlite_only  # the same service; its PostgreSQL lane: test_the_next_render_reads_the_dictionary
 def test_the_api_door(app):
     hub = app.state.hub
     people = People(hub)
