@@ -21,7 +21,6 @@ wall-clock times of this process.
 from __future__ import annotations
 
 import argparse
-import base64
 import hashlib
 import json
 import math

@@ -130,3 +130,51 @@ def test_garbage_at_the_ingest_is_closed_and_nothing_goes_on_air(station):
     view = hub.api("GET", f"/api/v1/live/{body['id']}", "author").json()
     assert view["status"] == "ended" and view["end_reason"] == "no_audio" and view["started_at"] is None
     assert view["archive"] is None
+
+
+def test_icecast_refuses_another_commune_s_device_and_lets_in_the_commune_s(station, tmp_path):
+    import hashlib
+    import subprocess
+
+    import httpx
+
+    from tests.live.conftest import webm_of
+
+    hub = station.hub
+    hub.people.device("loa-x1", "X1")
+    hub.people.device("loa-x2", "X2")
+    body = hub.api("POST", "/api/v1/live", "author", json={"title": "Thử", "targets": ["X1"]}).json()
+    audio = webm_of(beeps_wav(tmp_path / "b.wav", count=6), tmp_path / "b.webm")
+    pace = subprocess.Popen(["ffmpeg", "-v", "error", "-re", "-i", str(audio), "-c", "copy", "-f", "webm", "-"],
+                            stdout=subprocess.PIPE)
+
+    def listen(device: str | None) -> int:
+        auth = None
+        if device:
+            token = hub.people.tokens[device]
+            auth = ("device-" + hashlib.sha256(token.encode()).hexdigest()[:12], token)
+        with httpx.stream("GET", body["stream_url"], auth=auth, timeout=10) as response:
+            if response.status_code == 200:
+                assert next(response.iter_bytes())  # audio flows
+            return response.status_code
+
+    import threading
+
+    def feed(ws) -> None:
+        while chunk := pace.stdout.read1(4096):
+            try:
+                ws.send(chunk)
+            except ConnectionClosed:
+                return
+
+    try:
+        with connect(body["ingest_url"]) as ws:
+            threading.Thread(target=feed, args=(ws,), daemon=True).start()
+            wait_until(lambda: hub.api("GET", f"/api/v1/live/{body['id']}", "author").json()["status"] == "on_air",
+                       timeout=15, what="on air")
+            assert listen("loa-x2") == 401  # another commune's device token: refused by the hub, at Icecast
+            assert listen(None) == 401
+            assert listen("loa-x1") == 200
+    finally:
+        pace.kill()
+        pace.wait()
