@@ -64,11 +64,12 @@ def test_two_servers_one_worker_three_agents_behind_nginx(tmp_path: Path, new_pg
     worker = subprocess.Popen([sys.executable, "-m", "hub.cli", "worker"], env={**os.environ, **env},
                               stdout=open(tmp_path / "worker.log", "ab"), stderr=subprocess.STDOUT)
     servers = [ServerProcess(env), ServerProcess(env)]
-    with ThreadPoolExecutor() as pool:  # side by side: each start loads every plugin
-        list(pool.map(lambda server: server.start(120), servers))
-    nginx = NginxProcess(tmp_path / "nginx", [s.port for s in servers], data / "media").start()
-    os.environ["SSL_CERT_FILE"] = str(nginx.cert)  # the agents trust the loopback certificate
+    nginx = NginxProcess(tmp_path / "nginx", [s.port for s in servers], data / "media")
     try:
+        with ThreadPoolExecutor() as pool:  # side by side: each start loads every plugin
+            list(pool.map(lambda server: server.start(120), servers))
+        nginx.start()
+        os.environ["SSL_CERT_FILE"] = str(nginx.cert)  # the agents trust the loopback certificate
         for speaker in speakers:
             start_agent(speaker, nginx.url, tmp_path)
         wait_until(lambda: sum(streams(s) for s in servers) == 3, 60, "three agents' event streams")

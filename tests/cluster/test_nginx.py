@@ -60,10 +60,11 @@ def test_nginx_in_front_of_two_servers(tmp_path: Path, store_kind) -> None:
            "HUB_TEST_AUDIO_S": "1"}
     author, approver, device = people(data)
     servers = [ServerProcess(env), ServerProcess(env)]
-    with ThreadPoolExecutor() as pool:  # side by side: each start loads every plugin
-        list(pool.map(lambda server: server.start(120), servers))
-    nginx = NginxProcess(tmp_path / "nginx", [s.port for s in servers], data / "media").start()
+    nginx = NginxProcess(tmp_path / "nginx", [s.port for s in servers], data / "media")
     try:
+        with ThreadPoolExecutor() as pool:  # side by side: each start loads every plugin
+            list(pool.map(lambda server: server.start(120), servers))
+        nginx.start()
         with nginx.client(timeout=10) as api:
             # Plain HTTP is sent to HTTPS.
             plain = httpx.get(f"http://127.0.0.1:{nginx.http_port}/healthz")
