@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 
 PRIORITIES = ("priority", "emergency")
 TITLE_MAX = 200
+#: The ingest writes ``alive_at`` this often; a broadcast not alive for STALE_S is over (its hub
+#: process died): it ends, for the resolver, where it was last alive.
+ALIVE_S = 2.0
+STALE_S = 15.0
 #: A mount is ``/live/<broadcast id>.mp3``; Icecast hands the hub the mount a listener asked for.
 MOUNT = re.compile(r"^/live/([0-9a-f]{32})\.mp3$")
 
@@ -90,6 +94,10 @@ def open_broadcast(session: Session, settings: Settings, principal: Principal, t
         unknown = [code for code in targets if code not in known]
         if unknown:
             raise Invalid(f"targets: unknown commune code(s): {', '.join(unknown)}")
+    for row in on_air_or_open(session):
+        if is_stale(row, utcnow()):
+            end(row, "failed", "the ingest stopped answering (its hub process went away)")
+            row.ended_at = row.alive_at or row.ended_at
     busy = [b for b in on_air_or_open(session) if _overlaps(b.targets, targets)]
     if busy:
         raise Conflict(f"a live broadcast to these communes is already open: {busy[0].title!r} ({busy[0].id})")
@@ -106,6 +114,12 @@ def open_broadcast(session: Session, settings: Settings, principal: Principal, t
 
 def _overlaps(a: list[str], b: list[str]) -> bool:
     return "*" in a or "*" in b or bool(set(a) & set(b))
+
+
+def is_stale(row: LiveBroadcast, now: datetime) -> bool:
+    """On air, but its ingest has not said it is alive for STALE_S."""
+    return (row.status == "on_air" and row.alive_at is not None
+            and (now - row.alive_at).total_seconds() > STALE_S)
 
 
 def on_air_or_open(session: Session) -> list[LiveBroadcast]:
@@ -153,11 +167,22 @@ def live_specs(session: Session, commune: str, now: datetime) -> list[scheduler.
         if "*" not in row.targets and commune not in row.targets:
             continue
         ends = row.ended_at or row.deadline_at
+        if is_stale(row, now):
+            ends = min(ends, row.alive_at)  # type: ignore[type-var]
         if ends <= row.started_at:
             continue
         specs.append(scheduler.LiveSpec(id=row.id, priority=row.priority, targets=tuple(row.targets),  # type: ignore[arg-type]
                                         started_at=row.started_at, ends_at=ends, url=row.stream_url))
     return specs
+
+
+def alive_marks(session: Session, specs: list[scheduler.LiveSpec]) -> list[datetime]:
+    """When each of these broadcasts still on air was last said to be alive."""
+    if not specs:
+        return []
+    rows = session.scalars(select(LiveBroadcast).where(LiveBroadcast.id.in_([s.id for s in specs]),
+                                                       LiveBroadcast.status == "on_air"))
+    return [row.alive_at for row in rows if row.alive_at is not None]
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,8 @@ def resolve_commune(session: Session, commune: str, now: datetime, window_start:
             })
     edges = [t for spec in bulletins for t in (spec.valid_from, spec.valid_until) if t is not None and t > now]
     edges += [spec.ends_at for spec in lives if spec.ends_at > now]  # a live broadcast's limit
+    # A live broadcast whose ingest goes silent is over STALE_S later: look again then.
+    edges += [alive + timedelta(seconds=live.STALE_S) for alive in live.alive_marks(session, lives)]
     return CommuneState(plays=tuple(plays), slides=tuple(slides), stale_at=min(edges, default=None))
 
 

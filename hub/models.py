@@ -439,6 +439,8 @@ class LiveBroadcast(Base):
     #: The latest it may end (created_at + HUB_LIVE_MAX_S): the resolver's end while it is on air.
     deadline_at: Mapped[datetime] = mapped_column()
     ended_at: Mapped[datetime | None] = mapped_column()
+    #: Written by the ingest every few seconds while it carries the broadcast (hub/live.py ALIVE_S).
+    alive_at: Mapped[datetime | None] = mapped_column()
     #: stopped | browser_gone | no_audio | limit | failed
     end_reason: Mapped[str | None] = mapped_column(String(32))
     error: Mapped[str | None] = mapped_column(Text)

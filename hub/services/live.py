@@ -50,6 +50,8 @@ class _Run:
     on_air: bool = False
     #: Seconds this connection has sent nothing.
     quiet_s: float = 0.0
+    #: When this process last wrote the row's ``alive_at``.
+    alive_at: datetime | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     idle: asyncio.Task | None = None
 
@@ -192,7 +194,7 @@ class LiveService(Service):
             row = t.session.get(LiveBroadcast, broadcast_id)
             if row is not None and row.status == "open":
                 row.status = "on_air"
-                row.started_at = utcnow()
+                row.started_at = row.alive_at = utcnow()
                 changes.bump(t.session)
 
     def ended_elsewhere(self, run: _Run) -> bool:
@@ -202,9 +204,19 @@ class LiveService(Service):
         if utcnow() >= run.deadline:
             self._end(run.broadcast_id, "limit")
             return True
-        with self.reading() as session:
-            row = session.get(LiveBroadcast, run.broadcast_id)
-            status = row.status if row is not None else "ended"
+        now = utcnow()
+        if run.on_air and (run.alive_at is None or (now - run.alive_at).total_seconds() >= live.ALIVE_S):
+            # Still carrying it: say so, so that a broadcast whose process died ends by itself.
+            run.alive_at = now
+            with self.transaction() as t:
+                row = t.session.get(LiveBroadcast, run.broadcast_id)
+                status = row.status if row is not None else "ended"
+                if status != "ended":
+                    row.alive_at = now
+        else:
+            with self.reading() as session:
+                row = session.get(LiveBroadcast, run.broadcast_id)
+                status = row.status if row is not None else "ended"
         if status == "ended":
             run.ended.set()
         return run.ended.is_set()

@@ -148,3 +148,26 @@ def test_console_page_per_role(app, hub, world):
         assert 'value="X1" checked' in page.text
     with signed_in(app, "giamsat") as c:
         assert c.get("/console/live").status_code == 404
+
+
+def test_a_broadcast_whose_ingest_went_silent_ends_where_it_was_last_alive(client, hub, world):
+    from datetime import timedelta
+
+    from hub.models import LiveBroadcast
+
+    body = open_live(client, world).json()
+    hub.services.live._mark_on_air(body["id"])
+    [item] = client.get("/api/v1/device/manifest", headers=auth(world, "loa-x1")).json()["items"]
+    assert item["live_id"] == body["id"]
+    # Its hub process died a minute ago: the ingest stopped writing alive_at.
+    with hub.store.session() as session:
+        row = session.get(LiveBroadcast, body["id"])
+        row.started_at, row.alive_at = row.started_at - timedelta(minutes=2), row.started_at - timedelta(minutes=1)
+    hub.manifests.clear()
+    items = client.get("/api/v1/device/manifest", headers=auth(world, "loa-x1")).json()["items"]
+    [cut] = [i for i in items if i.get("live_id") == body["id"]]
+    assert cut["ends_at"] == row.alive_at.isoformat().replace("+00:00", "Z"), (cut, row.alive_at)
+    # And the commune may speak again: the stale one is ended as failed.
+    assert open_live(client, world).status_code == 201
+    stale = client.get(f"/api/v1/live/{body['id']}", headers=auth(world, "editor")).json()
+    assert stale["status"] == "ended" and stale["end_reason"] == "failed"
