@@ -86,10 +86,18 @@ class Cluster:
         self.root.mkdir(parents=True, exist_ok=True)
         if self.user is not None:
             os.chown(self.root, self.user.pw_uid, self.user.pw_gid)
+        if self.user is not None:
+            for folder in self.root.resolve().parents:
+                if not os.stat(folder).st_mode & 0o001:
+                    raise RuntimeError(f"the postgres user cannot reach {self.root}: {folder} is closed to "
+                                       "others (put the cluster in a folder of its own under /tmp)")
         if not (self.data / "PG_VERSION").exists():
-            # fsync off: a test cluster lost in a crash is simply made again; it roughly halves initdb.
-            self._cmd(str(self.bindir / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "-A", "trust",
-                      "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+            # No fsync: a test cluster lost in a crash is simply made again.
+            try:
+                self._cmd(str(self.bindir / "initdb"), "-D", str(self.data), "-U", SUPERUSER, "-A", "trust",
+                          "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+            except subprocess.CalledProcessError as exc:
+                raise RuntimeError(f"initdb failed: {exc.stderr.strip()}") from exc
         options = (f"-c port={self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{self.root}' "
                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "
                    "-c shared_buffers=64MB -c timezone=UTC")

@@ -170,6 +170,13 @@ def settings(request, tmp_path: Path, store_kind: str, database_url: str | None)
     data.mkdir()
     if database_url is None:
         shutil.copyfile(request.getfixturevalue("migrated_db"), data / "hub.db")
+    # What the test runs beside this hub (the CLI, `hub serve` subprocesses) finds the same database,
+    # as HUB_DATA_DIR alone finds the same hub.db on the SQLite lane.
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    if database_url is None:
+        monkeypatch.delenv("HUB_DATABASE_URL", raising=False)
+    else:
+        monkeypatch.setenv("HUB_DATABASE_URL", database_url)
     return Settings(data_dir=data, database_url=database_url, workers=0, tts_engines=["espeak"],
                     job_backoff_s=0.05, job_backoff_max_s=0.2)
 

@@ -11,10 +11,16 @@ from tests.conftest import bulletin_payload
 
 @contextmanager
 def counted(hub):
-    """Every statement the hub's engines run inside the block (both engines: SQLite reads use their own)."""
+    """Every query the hub's engines run inside the block (both engines: SQLite reads use their own);
+    transaction control (SQLite's own BEGIN IMMEDIATE) and the counter reads of the hub's background
+    thread are not counted."""
     seen: list[str] = []
 
     def record(_conn, _cursor, statement, _params, _context, _many) -> None:
+        if statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")):
+            return
+        if "FROM counters" in statement:
+            return  # the hub's own background reader of the schedule counter, on another thread
         seen.append(statement)
 
     engines = {id(e): e for e in (hub.store.engine, hub.store.read_engine)}.values()
@@ -42,6 +48,8 @@ def _make(desk, n: int) -> None:
 
 
 def _list(desk) -> tuple[list[dict], int]:
+    # Once uncounted: a connection new to the pool asks the server a few things first (PostgreSQL).
+    desk.client.get("/api/v1/bulletins", params={"limit": 200}, headers=desk.approver)
     with counted(desk.hub) as seen:
         r = desk.client.get("/api/v1/bulletins", params={"limit": 200}, headers=desk.approver)
     assert r.status_code == 200, r.text
