@@ -6,12 +6,15 @@ loudspeakers, 12 approved bulletins for every commune (90 s tones, hub.testing.Q
 at 06:00, 11:00 and 17:30 every day) and the last 7 days' play reports (--plays-per-day, 2, per
 device, through DeviceService.record_plays). Then, --repeat (20) times each, in-process timings of:
 
-  airtime_7d            MonitoringService.airtime for the default week, the province
+  airtime_7d            MonitoringService.airtime for the default week, the province: "fresh"
+                        (the remembered scheduled counts dropped before each call: what every
+                        call cost before they were remembered) and "remembered"
   live_fragment         GET /console/monitor/live (the fragment static/live.js fetches every 5 s),
-                        a monitor signed in, through a TestClient of the real app
-
-each "fresh" (the remembered counts dropped before every call: what every poll cost before) and
-"remembered" (what a poll costs now while no schedule changed).
+                        a monitor signed in, through a TestClient of the real app, after (untimed)
+                        a new play report and the scheduled counts dropped ("resolved": what every
+                        poll cost before), after a new play report only ("new_play": the figures
+                        changed, the fragment is drawn again), and with nothing changed
+                        ("unchanged": the drawn fragment is reused)
 
     .venv/bin/python -m bench.monitor_poll     # prints figures; the last line is one JSON object
 """
@@ -132,17 +135,32 @@ def main(argv: list[str] | None = None) -> int:
             def poll() -> None:
                 assert client.get("/console/monitor/live").status_code == 200
 
+            def new_play() -> None:
+                now = datetime.now(LOCAL_TZ)
+                hub.services.devices.record_plays(sample, [Play(uuid.uuid4().hex, "i", played, now - timedelta(minutes=3),
+                                                                now - timedelta(minutes=2), "played")])
+
+            def new_play_and_resolve() -> None:
+                new_play()
+                forget()
+
+            one = hub.services.history.offline(monitor, 1)[0]
+            sample = Principal(id=one["id"], name=one["name"], role="device", commune=one["commune"])
+            played = _approved_bulletins(hub, 1)[0]
+
             figures = {
                 "airtime_7d_fresh": timed(lambda: service.airtime(monitor, first, last), args.repeat, forget),
                 "airtime_7d_remembered": timed(lambda: service.airtime(monitor, first, last), args.repeat),
-                "live_fragment_fresh": timed(poll, args.repeat, forget),
-                "live_fragment_remembered": timed(poll, args.repeat),
+                "live_fragment_resolved": timed(poll, args.repeat, new_play_and_resolve),
+                "live_fragment_new_play": timed(poll, args.repeat, new_play),
+                "live_fragment_unchanged": timed(poll, args.repeat),
             }
         for name, value in figures.items():
             print(f"{name:26s} median {value['median_ms']:9.1f} ms   p95 {value['p95_ms']:9.1f} ms"
                   f"   (n={value['n']})", flush=True)
-        figures["live_fragment_ratio_fresh_over_remembered"] = round(
-            figures["live_fragment_fresh"]["median_ms"] / figures["live_fragment_remembered"]["median_ms"], 1)
+        for name in ("new_play", "unchanged"):
+            figures[f"live_fragment_ratio_resolved_over_{name}"] = round(
+                figures["live_fragment_resolved"]["median_ms"] / figures[f"live_fragment_{name}"]["median_ms"], 1)
         print(json.dumps({"communes": args.communes, "devices": args.devices, "play_reports": rows, **figures}))
     return 0
 

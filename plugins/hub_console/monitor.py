@@ -17,6 +17,7 @@ the page is whole as served, and its date form is a plain GET. Reads go to
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -33,6 +34,8 @@ WATCHERS = ("monitor", "editor", "admin", "operator")
 #: The chart's drawing box (SVG user units; CSS scales it to the column's width).
 CHART_W, CHART_H = 300, 60
 OFFLINE_SHOWN = 30
+#: Drawn fragments kept at once (viewers × periods); past it they are dropped and drawn again.
+FRAGMENTS_KEPT = 64
 
 
 def chart(values: list[float], top: float, width: int = CHART_W, height: int = CHART_H) -> list[dict[str, float]]:
@@ -60,6 +63,22 @@ def summed(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 def register(router: APIRouter, console: Console) -> None:
     _ = console._
+    #: Fragments already drawn, by what they were drawn from (see ``drawn``).
+    fragments: dict[str, str] = {}
+
+    def drawn(template: str, user: Any, values: dict[str, Any]) -> str:
+        """The fragment for ``values``, drawn once: a province's overview is hundreds of kilobytes of
+        tables and charts, and drawing it costs far more than the reads behind it, while a poll
+        every 5 s mostly finds nothing changed. Keyed by a digest of everything the template reads
+        (the values, the viewer's role and commune), so a change of any figure draws it again."""
+        key = hashlib.sha256(repr((template, user.role, user.commune, sorted(values.items()))).encode()).hexdigest()
+        html = fragments.get(key)
+        if html is None:
+            html = console.env.get_template(template).render(user=user, **values)
+            if len(fragments) >= FRAGMENTS_KEPT:
+                fragments.clear()
+            fragments[key] = html
+        return html
 
     async def watcher(request: Request) -> Seat | Response:
         seat = await console.seat(request)
@@ -156,8 +175,7 @@ def register(router: APIRouter, console: Console) -> None:
         if not isinstance(seat, Seat):
             return seat
         first, last, _error = period(request)
-        html = console.env.get_template("monitor/index_live.html").render(
-            user=seat.user, **await overview(request, seat, first, last))
+        html = drawn("monitor/index_live.html", seat.user, await overview(request, seat, first, last))
         return security.protect(HTMLResponse(html))
 
     # --- /console/monitor/communes/{code} ---------------------------------------------------------
@@ -216,7 +234,7 @@ def register(router: APIRouter, console: Console) -> None:
         values = await commune_values(request, seat, code, first, last)
         if values is None:
             return security.protect(Response(status_code=404))
-        html = console.env.get_template("monitor/commune_live.html").render(user=seat.user, **values)
+        html = drawn("monitor/commune_live.html", seat.user, values)
         return security.protect(HTMLResponse(html))
 
     # --- /console/monitor/bulletins/{id} ----------------------------------------------------------

@@ -80,6 +80,9 @@ def test_a_poll_reuses_the_schedule_until_it_changes(app, hub, world, resolution
     with signed_in(app, "giamsat") as c:
         assert c.get("/console/monitor").status_code == 200
         runs = len(resolutions)
-        for _ in range(3):
-            assert c.get("/console/monitor/live").status_code == 200
-        assert len(resolutions) == runs
+        polls = [c.get("/console/monitor/live").text for _ in range(3)]
+        assert len(resolutions) == runs and polls[0] == polls[1] == polls[2]
+        # A drawn fragment is kept by what it shows: a new play draws it again, at once.
+        play(hub, devices["Loa thôn Hai"], bid, started + timedelta(minutes=5), seconds=30)
+        after = c.get("/console/monitor/live").text
+        assert after != polls[0] and 'data-key="plays">2<' in after and 'data-key="plays">1<' in polls[0]
