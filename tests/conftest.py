@@ -58,7 +58,11 @@ def _sqlite_only(metafunc) -> bool:
     if path.parent.name in ONE_STORE_DIRS and path.parent.parent == ROOT / "tests":
         return True
     module = metafunc.module
-    return any(name in vars(module) for name in ("sync_playwright", "console_browser", "launch"))
+    if any(name in vars(module) for name in ("sync_playwright", "console_browser", "launch")):
+        return True
+    # A test that imports Playwright or the Chromium helper in its own body drives a browser.
+    names = getattr(getattr(metafunc.function, "__code__", None), "co_names", ())
+    return any("playwright" in name or "console_browser" in name for name in names)
 
 
 def pytest_generate_tests(metafunc) -> None:
