@@ -277,8 +277,3 @@ class LiveService(Service):
                 row.archive_duration_s = round(made.duration_s, 3)
         log.info("live %s archived: %s (%.1f s, %s LUFS)", run.broadcast_id, sha256[:12], made.duration_s,
                  made.loudness_lufs)
-
-    async def close_all(self) -> None:
-        """At shutdown: end every broadcast this process carries."""
-        for run in list(self._runs.values()):
-            await self.end_broadcast(run, "failed", "the hub stopped")
