@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 import secrets
 import subprocess
@@ -306,18 +307,43 @@ class Archive:
 
 def master(recordings: list[Path], work: Path, target_lufs: float) -> Archive | None:
     """The broadcast's recordings (one per ingest connection) joined, mastered to ``target_lufs``
-    with ffmpeg's loudnorm, as MP3; None if nothing was recorded."""
+    with ffmpeg's loudnorm in two passes (measure, then apply the measured values linearly, as
+    ffmpeg's documentation of loudnorm advises for files), as MP3; None if nothing was recorded."""
     parts = [p for p in recordings if p.exists() and p.stat().st_size > 0 and _duration(p) > 0]
     if not parts:
         return None
-    out = work / "archive.mp3"
+    joined = work / "joined.flac"
     inputs = [arg for p in parts for arg in ("-i", str(p))]
-    joined = "".join(f"[{i}:a]" for i in range(len(parts))) + f"concat=n={len(parts)}:v=0:a=1[j];"
-    graph = joined + f"[j]loudnorm=I={target_lufs}:TP=-1.5:LRA=11,aresample=44100[out]"
-    subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *inputs,
-                    "-filter_complex", graph, "-map", "[out]", "-ac", "1", "-c:a", "libmp3lame", "-b:a", "96k",
-                    str(out)], check=True, capture_output=True, timeout=600)
+    concat = "".join(f"[{i}:a]" for i in range(len(parts))) + f"concat=n={len(parts)}:v=0:a=1[out]"
+    _ffmpeg(*inputs, "-filter_complex", concat, "-map", "[out]", "-ac", "1", "-c:a", "flac", str(joined))
+    target = f"I={target_lufs}:TP=-1.5:LRA=11"
+    probe = subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-i", str(joined), "-af",
+                            f"loudnorm={target}:print_format=json", "-f", "null", "-"],
+                           capture_output=True, text=True, timeout=600)
+    found = re.search(r"\{[^{}]*\"input_i\"[^{}]*\}", probe.stderr)
+    measured = json.loads(found[0]) if found else None
+    if measured and all(_finite(measured.get(k)) for k in ("input_i", "input_tp", "input_lra", "input_thresh")):
+        second = (f"loudnorm={target}:measured_I={measured['input_i']}:measured_TP={measured['input_tp']}"
+                  f":measured_LRA={measured['input_lra']}:measured_thresh={measured['input_thresh']}"
+                  f":offset={measured.get('target_offset', 0)}:linear=true")
+    else:  # silence cannot be measured: one pass
+        second = f"loudnorm={target}"
+    out = work / "archive.mp3"
+    _ffmpeg("-i", str(joined), "-af", second + ",aresample=44100", "-ac", "1", "-c:a", "libmp3lame", "-b:a", "96k",
+            str(out))
     return Archive(out.read_bytes(), _duration(out), _loudness(out))
+
+
+def _finite(value: object) -> bool:
+    try:
+        return math.isfinite(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args], check=True,
+                   capture_output=True, timeout=600)
 
 
 def _duration(path: Path) -> float:

@@ -171,3 +171,23 @@ def test_a_broadcast_whose_ingest_went_silent_ends_where_it_was_last_alive(clien
     assert open_live(client, world).status_code == 201
     stale = client.get(f"/api/v1/live/{body['id']}", headers=auth(world, "editor")).json()
     assert stale["status"] == "ended" and stale["end_reason"] == "failed"
+
+
+def test_the_archive_joins_the_parts_and_is_mastered_to_the_hub_s_loudness(tmp_path):
+    import subprocess
+
+    from hub.live import master
+    from tests.live.conftest import beeps_wav
+
+    parts = []
+    for i, (count, volume) in enumerate(((4, 0.1), (3, 0.3))):  # two connections, quiet and louder
+        wav = beeps_wav(tmp_path / f"p{i}.wav", count=count)
+        parts.append(tmp_path / f"part-{i}.flac")
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(wav), "-af", f"volume={volume}", str(parts[-1])],
+                       check=True)
+    made = master(parts + [tmp_path / "missing.flac"], tmp_path, -16.0)
+    assert made is not None and abs(made.duration_s - 7.0) < 0.2, made
+    # Two-pass loudnorm lands within 1.5 LU here (one pass: 2.6 LU off, −13.4, on these parts).
+    assert made.loudness_lufs is not None and abs(made.loudness_lufs + 16.0) <= 1.5, made.loudness_lufs
+    assert made.data[:3] == b"ID3" or made.data[:2] == b"\xff\xfb"
+    assert master([tmp_path / "missing.flac"], tmp_path, -16.0) is None
