@@ -82,7 +82,7 @@ def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
         kind = callspec.params.get("store_kind") if callspec else None
-        if kind is None and "pg_database" in getattr(item, "fixturenames", ()):
+        if kind is None and {"pg_database", "pg_server"} & set(getattr(item, "fixturenames", ())):
             kind = "postgresql"  # a test of PostgreSQL itself, without the settings fixture
         (drop if kind is not None and kind != wanted else keep).append(item)
     if drop:
