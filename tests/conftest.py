@@ -32,13 +32,16 @@ os.environ.setdefault("HUB_GTTS_RETRIES", "0")
 # Every test that takes `settings` (or `store_kind`) runs once on SQLite and once on PostgreSQL:
 # test ids end in [sqlite] or [postgresql]. `--store sqlite|postgresql|both` (default both, or
 # $HUB_TEST_STORE) picks the lanes. Tests that drive real agents or a browser end to end stay on
-# SQLite (their store code runs on both lanes through the API tests): tests/agent, tests/e2e, any
-# module that launches Chromium, and tests marked `sqlite_only` (they read the SQLite file itself).
+# SQLite (their store code runs on both lanes through the API tests): tests/agent, tests/e2e, the
+# live tests' `station` (agents and Icecast), any test that launches Chromium, and tests marked
+# `sqlite_only` (they read the SQLite file itself).
 # The PostgreSQL server is $HUB_TEST_POSTGRES_URL (./dev test starts one) or, when that is unset,
 # a throwaway cluster this session starts and stops itself (hub/pgcluster.py).
 
 STORES = ("sqlite", "postgresql")
 ONE_STORE_DIRS = ("agent", "e2e")
+#: Fixtures that run real agents (and Icecast) end to end: the tests using them stay on SQLite too.
+ONE_STORE_FIXTURES = {"station"}
 
 
 def pytest_addoption(parser) -> None:
@@ -53,6 +56,8 @@ def pytest_configure(config) -> None:
 
 def _sqlite_only(metafunc) -> bool:
     if metafunc.definition.get_closest_marker("sqlite_only"):
+        return True
+    if ONE_STORE_FIXTURES & set(metafunc.fixturenames):
         return True
     path = Path(str(metafunc.definition.fspath))
     if path.parent.name in ONE_STORE_DIRS and path.parent.parent == ROOT / "tests":
