@@ -79,7 +79,17 @@ def pytest_generate_tests(metafunc) -> None:
         metafunc.parametrize("store_kind", lanes, indirect=True)
 
 
+#: Test folders whose tests must not run at the same time as each other on two xdist workers
+#: (two Icecast servers started at once: one exits at start), kept on one worker by ./dev's
+#: `--dist loadgroup`.
+ONE_WORKER_DIRS = ("live",)
+
+
 def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        folder = Path(str(item.fspath)).parent
+        if folder.name in ONE_WORKER_DIRS and folder.parent == ROOT / "tests":
+            item.add_marker(pytest.mark.xdist_group(folder.name))
     wanted = config.getoption("--store")
     if wanted == "both":
         return
