@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 
 from sqlalchemy import text
@@ -50,6 +51,9 @@ class Listener:
         self.handlers = handlers
         self.retry_s = retry_s
         self._stop = threading.Event()
+        #: A channel of this listener's own: stop() notifies it so the thread wakes at once instead
+        #: of at its next timeout (a second per stop, which tests and restarts would wait through).
+        self._wake = f"hub_listener_{uuid.uuid4().hex}"
         self._thread: threading.Thread | None = None
         #: Set once the first LISTEN is in place (tests and start-up wait for it).
         self.listening = threading.Event()
@@ -76,7 +80,7 @@ class Listener:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
-                    for channel in self.handlers:
+                    for channel in (*self.handlers, self._wake):
                         conn.execute(f'LISTEN "{channel}"')
                     self.listening.set()
                     if not first:
@@ -85,6 +89,8 @@ class Listener:
                     while not self._stop.is_set():
                         # Returns at the timeout so that stop() is seen within a second.
                         for note in conn.notifies(timeout=1.0):
+                            if self._stop.is_set():  # woken by stop() (or stopping anyway)
+                                break
                             self.heard += 1
                             handler = self.handlers.get(note.channel)
                             if handler is not None:
@@ -97,8 +103,17 @@ class Listener:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
+        if self._thread is None or not self._thread.is_alive():
+            return
+        if self.listening.is_set():
+            import psycopg
+
+            try:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=2) as conn:
+                    conn.execute(f'NOTIFY "{self._wake}"')
+            except Exception as exc:  # the thread still sees the flag at its timeout
+                log.debug("waking the listener: %s", exc)
+        self._thread.join(5)
 
 
 def install_job_announcer(session_factory) -> None:
