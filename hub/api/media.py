@@ -40,7 +40,7 @@ def _from_memory(sha256: str, request: Request, hub) -> Response | None:
     if request.headers.get("range") or not SHA256_RE.match(sha256):
         return None
     media = hub.services.media
-    token = _token(request)
+    token = _token(request, hub)
     data = hub.media.in_memory(sha256)
     mime = hub.media.mimes.get(sha256)
     audience = media.readable_now(sha256, token) if data is not None and mime is not None else None
@@ -61,7 +61,7 @@ def _get_media(sha256: str, request: Request, hub) -> Response:
     path = hub.media.path(sha256) if SHA256_RE.match(sha256) else None
     if path is None:
         raise NotFound("no such media")
-    token = _token(request)
+    token = _token(request, hub)
     # A console page's <audio> and <img> send the sign-in cookie (same site: it is SameSite=Lax);
     # a read changes nothing, so no CSRF token is asked for.
     cookie = request.cookies.get(SESSION_COOKIE) if token is None else None
@@ -103,21 +103,28 @@ def _accel_redirect(request: Request, sha256: str, mime: str, headers: dict[str,
                     headers={**headers, "X-Accel-Redirect": f"{prefix}{sha256[:2]}/{sha256}"})
 
 
-def _token(request: Request) -> str | None:
-    """The caller's token: the Authorization header, or ``?token=`` for a device only.
+def _token(request: Request, hub) -> str | None:
+    """The caller's token: the Authorization header, or ``?token=`` for a display board only.
 
-    A kiosk browser or a simple player cannot set a header, so a device may put its token in the
-    query; a user's token there would land in proxies' and browsers' histories (issue 14), so it
-    is refused rather than quietly ignored.
+    A kiosk browser cannot set a header, so a board may put its token in the query (its page is
+    ``/display?token=…``); anyone else's token there would land in proxies' and browsers' histories
+    (issue 14), so it is refused rather than quietly ignored: a user's, and a loudspeaker's, whose
+    agent always sends the header.
     """
     token = bearer_token(request)
     if token is not None:
         return token
     query = request.query_params.get("token")
-    if query and not query.startswith(DEVICE_PREFIX):
-        raise Unauthenticated("only a device may send its token in the query; send a user's token in the "
-                              "Authorization header")
-    return query or None
+    if not query:
+        return None
+    if not query.startswith(DEVICE_PREFIX):
+        raise Unauthenticated("only a display board may send its token in the query; send a user's token in "
+                              "the Authorization header")
+    device = hub.device_tokens.lookup(query)
+    if device is not None and device.device_kind != "display":
+        raise Unauthenticated("only a display board may send its token in the query; a loudspeaker sends it "
+                              "in the Authorization header")
+    return query
 
 
 def _range_usable(header: str | None, size: int) -> bool | None:

@@ -46,7 +46,9 @@ def world(tmp_path_factory):
         people = People(client.app.state.hub)
         people.commune("C1")
         team = SimpleNamespace(author=people.user("author", "editor"), approver=people.user("approver", "editor"),
-                               device=people.device("loa-1", "C1"), device_token=people.tokens["loa-1"])
+                               device=people.device("loa-1", "C1"), device_token=people.tokens["loa-1"],
+                               board=people.device("bang-1", "C1", kind="display"),
+                               board_token=people.tokens["bang-1"])
         yield SimpleNamespace(client=client, hub=client.app.state.hub, team=team)
 
 
@@ -175,8 +177,11 @@ def test_non_web_media_needs_a_token(client, hub, team):
     assert client.get(art["url"], headers={"Authorization": "Bearer hubd_not-a-token"}).status_code == 401
     assert client.get(art["url"], headers=team.device).status_code == 200
     assert client.get(art["url"], headers=team.author).status_code == 200
-    # Kiosk pages and simple players pass the token in the query string.
-    assert client.get(art["url"], params={"token": team.device_token}).status_code == 200
+    # A board's kiosk page passes its token in the query string; a loudspeaker's agent sends the
+    # header, and its token in the query (where logs and proxies keep it) is refused (issue 14).
+    assert client.get(art["url"], params={"token": team.board_token}).status_code == 200
+    r = client.get(art["url"], params={"token": team.device_token})
+    assert r.status_code == 401 and "display board" in r.json()["detail"]
     # A token does not let a client skip the 304 or the Range handling either.
     r = client.get(art["url"], headers={**team.device, "Range": "bytes=0-3"})
     assert r.status_code == 206 and len(r.content) == 4

@@ -26,7 +26,8 @@ def world(tmp_path_factory):
             monitor=people.user("watcher", "monitor"),
             op1=people.user("op-1", "operator", "C1"), op2=people.user("op-2", "operator", "C2"),
             dev1=people.device("loa-c1", "C1"), dev2=people.device("loa-c2", "C2"),
-            dev1_token=people.tokens["loa-c1"], dev2_token=people.tokens["loa-c2"],
+            board1=people.device("bang-c1", "C1", kind="display"), board2=people.device("bang-c2", "C2", kind="display"),
+            board1_token=people.tokens["bang-c1"], board2_token=people.tokens["bang-c2"],
             author_token=people.tokens["author"])
         yield SimpleNamespace(client=client, hub=client.app.state.hub, team=team)
 
@@ -36,14 +37,14 @@ def test_another_communes_media_are_not_found(world):
     _bid, art = approved_media(client, hub, team, channels=["speaker"], targets=["C1"], body="Chỉ cho xã C1.")
     url = art["url"]
     assert client.get(url, headers=team.dev1).status_code == 200
-    assert client.get(url, params={"token": team.dev1_token}).status_code == 200
+    assert client.get(url, params={"token": team.board1_token}).status_code == 200
     assert client.get(url, headers=team.op1).status_code == 200
     assert client.get(url, headers=team.monitor).status_code == 200
     # The other commune's loudspeaker and operator know the hash, and still get nothing.
     for headers in (team.dev2, team.op2):
         r = client.get(url, headers=headers)
         assert r.status_code == 404 and r.json()["detail"] == "no such media"
-    assert client.get(url, params={"token": team.dev2_token}).status_code == 404
+    assert client.get(url, params={"token": team.board2_token}).status_code == 404
     # Asked a second time (the audience now remembered, the answer from memory where it can be).
     assert client.get(url, headers=team.dev2).status_code == 404
     assert client.get(url, headers=team.dev1).status_code == 200
