@@ -31,6 +31,7 @@ STATIC["monitor.css"] = "text/css"  # monitoring pages: charts
 STATIC["playlist-form.js"] = "text/javascript"  # the playlist form: the bulletin list narrows as one types
 STATIC["live-broadcast.js"] = "text/javascript"  # "Phát trực tiếp": the microphone to the ingest, the level meter
 STATIC["pronunciations.js"] = "text/javascript"  # the pronunciation dictionary's "Nghe thử" buttons
+STATIC["hear.js"] = "text/javascript"  # "Nghe thử" for the bulletin form and the dictionary: the hub's voice on a text
 
 
 def safe_next(target: object) -> str:

@@ -267,7 +267,10 @@ def test_operator_targeting_another_commune_is_refused(app, world):
 def test_the_form_script_is_served(client):
     r = client.get("/console/static/bulletin-form.js")
     assert r.status_code == 200 and "X-CSRF-Token" in r.text and "/api/v1/speech/preview" in r.text
-    assert "/api/v1/speech/preview.mp3" in r.text and "/api/v1/slides/preview.png" in r.text
+    assert "hubHear" in r.text and "/api/v1/slides/preview.png" in r.text
+    # "Nghe thử" is hear.js's, shared with the pronunciation dictionary.
+    r = client.get("/console/static/hear.js")
+    assert r.status_code == 200 and "/api/v1/speech/preview.mp3" in r.text and "X-CSRF-Token" in r.text
 
 
 # --- in Chromium -------------------------------------------------------------------------------------

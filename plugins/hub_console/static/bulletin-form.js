@@ -61,32 +61,12 @@
     var b = body ? body.value.trim() : "";
     return t ? (b ? t + "\n\n" + b : t) : b;
   };
-  if (meta && listen && button && status && player && window.fetch && window.URL && URL.createObjectURL) {
+  if (listen && button && status && player && window.hubHear) {  // hear.js, loaded before this
     listen.hidden = false;
-    var heard = null;
     button.addEventListener("click", function () {
       var text = speechText().slice(0, 2000);
       if (!text) { status.textContent = listen.getAttribute("data-empty"); return; }
-      button.disabled = true;
-      status.textContent = listen.getAttribute("data-busy");
-      fetch("/api/v1/speech/preview.mp3", {
-        method: "POST", credentials: "same-origin",
-        headers: {"Content-Type": "application/json", "X-CSRF-Token": meta.getAttribute("content")},
-        body: JSON.stringify({text: text})
-      }).then(function (r) {
-        if (!r.ok) { throw new Error("HTTP " + r.status); }
-        return r.blob();
-      }).then(function (blob) {
-        if (heard) { URL.revokeObjectURL(heard); }
-        heard = URL.createObjectURL(blob);
-        player.src = heard;
-        player.hidden = false;
-        status.textContent = listen.getAttribute("data-done");
-        var playing = player.play();
-        if (playing && playing.catch) { playing.catch(function () { /* autoplay refused: the controls remain */ }); }
-      }).catch(function () {
-        status.textContent = listen.getAttribute("data-error");
-      }).then(function () { button.disabled = false; });
+      window.hubHear(text, {button: button, status: status, player: player, messages: listen});
     });
   }
   // The first slide as the display board will show it (POST /api/v1/slides/preview.png), redrawn
