@@ -543,6 +543,10 @@ def encode_and_measure(
     start costs about as much as a short programme's whole encode). The stream lacks only the
     file's Xing/ID3 header frames; what it decodes to measures as the file does.
     """
+    # The encoder runs in the output's folder (below), so every input must be an absolute path:
+    # with the default data folder (./var) they are relative to the hub's own working directory.
+    source = source.resolve()
+    bookends = (bookends[0].resolve(), bookends[1].resolve()) if bookends else None
     encoder = [
         *_encoder_args(source, audio, pre_gain, gain, ceiling, bookends, tags),
         # Run in the output's folder, so no path needs escaping in the tee muxer's syntax.

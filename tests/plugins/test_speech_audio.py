@@ -122,6 +122,22 @@ def test_spoken_text_meets_r128_and_the_delivery_format(speech_pm, speech_settin
 
 
 @pytest.mark.parametrize("chime", [True, False])
+def test_a_relative_work_folder_masters_as_the_demo_runs_it(tmp_path, monkeypatch, chime):
+    # `./dev demo` serves from ./var: a job's work folder, and so every path mastering hands
+    # ffmpeg, is then relative, while the encoder runs in the output's own folder (every demo
+    # render failed on exactly this: "var/tmp/job-…/voice.wav: No such file or directory").
+    from hub_speech.audio import master
+
+    monkeypatch.chdir(tmp_path)
+    work = Path("var/tmp/job-1/speech-0")
+    work.mkdir(parents=True)
+    subprocess.run(["espeak-ng", "-v", "vi", "-w", str(work / "voice.wav"), "Thông báo lịch tiêm chủng."], check=True)
+    done = master(work / "voice.wav", SpeechSettings(), work,
+                  bookends=bookends(SpeechSettings(), Path("var/cache")) if chime else None, tags={"title": "T"})
+    assert len(done.data) > 1000 and done.duration_s > 1
+
+
+@pytest.mark.parametrize("chime", [True, False])
 def test_a_very_short_text_is_still_within_tolerance(speech_pm, speech_settings, tmp_path, chime):
     # One word: well under the 3 s where integrated loudness stops behaving like a long programme.
     audio = SpeechSettings(chime=chime)
