@@ -43,7 +43,24 @@ def _check_shape(index: int, shape: Any) -> dict[str, Any]:
     if not isinstance(shape, dict) or shape.get("type") not in SHAPES:
         kind = shape.get("type") if isinstance(shape, dict) else None
         raise Invalid(f"{where}: the geometry must be a Polygon or MultiPolygon, not {kind}")
-    errors = geojson.GeoJSON.to_instance(shape, strict=True).errors()
+    # The shape first (every polygon has an outer ring, every position two or three numbers), which
+    # the geojson package assumes rather than checks; then its own checks (closed rings of 4+).
+    coordinates = shape.get("coordinates")
+    polygons = [coordinates] if shape["type"] == "Polygon" else coordinates
+    if not isinstance(polygons, list) or not polygons or not all(
+            isinstance(polygon, list) and polygon and all(isinstance(ring, list) for ring in polygon)
+            for polygon in polygons):
+        raise Invalid(f"{where}: coordinates must be a list of polygons, each a list of rings")
+    for polygon in polygons:
+        for ring in polygon:
+            for position in ring:
+                if not (isinstance(position, list) and 2 <= len(position) <= 3 and all(
+                        isinstance(n, (int, float)) and not isinstance(n, bool) for n in position)):
+                    raise Invalid(f"{where}: position {position!r} is not [longitude, latitude]")
+    try:
+        errors = geojson.GeoJSON.to_instance(shape, strict=True).errors()
+    except (ValueError, TypeError) as exc:
+        raise Invalid(f"{where}: {exc}") from None
     if errors:
         raise Invalid(f"{where}: {errors if isinstance(errors, str) else '; '.join(map(str, errors))}")
     positions = _positions(shape)

@@ -177,6 +177,13 @@ def test_imported_outlines_go_out_as_cap_polygons(web, hub_cli, tmp_path):
      "not [longitude, latitude]"),
     (collection(feature({"code": "X1"}, "Polygon", [HUU_LUNG]), feature({"code": "X1"}, "Polygon", [LOC_BINH])),
      "feature listed twice"),
+    # Shapes the geojson package would not check, or would crash on (each once gave a traceback).
+    (collection(feature({"code": "X1"}, "Polygon", "x")), "a list of polygons"),
+    (collection(feature({"code": "X1"}, "Polygon", [])), "a list of polygons"),
+    (collection(feature({"code": "X1"}, "MultiPolygon", [[]])), "a list of polygons"),
+    (collection(feature({"code": "X1"}, "Polygon", [[["a", "b"], *HUU_LUNG[1:4], ["a", "b"]]])), "['a', 'b']"),
+    (collection(feature({"code": "X1"}, "Polygon", [[[1], [2], [3], [1]]])), "[1] is not"),
+    (collection(feature({"code": "X1"}, "Polygon", [[[True, False], *HUU_LUNG[1:4], [True, False]]])), "True"),
 ])
 def test_a_bad_file_changes_nothing(web, hub_cli, tmp_path, text, fragment):
     good = tmp_path / "good.geojson"
