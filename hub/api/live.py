@@ -99,7 +99,8 @@ async def ingest(websocket: WebSocket, broadcast_id: str) -> None:
 
     Refused (closed before any audio goes out) without an open broadcast and its key; closed with
     1003 when ffmpeg cannot decode what arrives, and nothing went on air for it; closed with 1000
-    when the broadcast ends (stopped, or its limit).
+    when the broadcast ends (stopped, or its limit). A connection back within ``HUB_LIVE_IDLE_S``
+    of a drop goes on feeding the encoder that was left running (LiveService.encoder_for).
     """
     hub = websocket.app.state.hub
     service = hub.services.live
@@ -136,6 +137,8 @@ async def ingest(websocket: WebSocket, broadcast_id: str) -> None:
             chunk = message.get("bytes")
             if chunk is None:
                 continue  # text messages (a ping from the page) carry no audio
+            if len(chunk) <= CHUNK_MAX:
+                encoder = await service.encoder_for(run, chunk)
             if len(chunk) > CHUNK_MAX or not await encoder.feed(chunk):
                 if run.on_air:
                     await service.end_broadcast(run, "failed", encoder.error_text() or "the encoder stopped")

@@ -5,6 +5,12 @@ this process are held here: a broadcast's audio arrives on one WebSocket at a ti
 gone for more than ``HUB_LIVE_IDLE_S`` (no audio, or the connection closed and not opened again)
 ends the broadcast, as does ``stop`` or its ``HUB_LIVE_MAX_S`` limit. A stop made through another
 process is seen by the ingest within a second (it reads the row).
+
+A connection that drops and comes back within ``HUB_LIVE_IDLE_S`` finds the broadcast still on
+air and its encoder still running, connected to the same Icecast mount (the devices stay on it):
+the page's MediaRecorder kept recording through the gap and sends the rest of the same webm
+stream, which the same ffmpeg goes on decoding. A new stream (its first chunk a webm header: the
+page was reloaded) gets a new encoder and a new recording part.
 """
 
 from __future__ import annotations
@@ -23,13 +29,15 @@ from sqlalchemy import select
 from hub import changes, live, scheduler
 from hub.auth import Principal
 from hub.clock import utcnow
-from hub.errors import NotFound
+from hub.errors import Conflict, NotFound
 from hub.models import Device, LiveBroadcast, MediaObject, PlayReport, User
 from hub.services import Service
 
 log = logging.getLogger(__name__)
 
 INGEST_PATH = "/api/v1/live/{id}/ingest"
+#: The first four bytes of a webm (EBML) stream: a connection starting with them starts a new stream.
+WEBM_MAGIC = b"\x1a\x45\xdf\xa3"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -46,6 +54,8 @@ class _Run:
     deadline: datetime
     recordings: list[Path] = field(default_factory=list)
     encoder: live.Encoder | None = None
+    #: Whether the encoder has been given any of its stream yet.
+    fed: bool = False
     connected: bool = False
     on_air: bool = False
     #: Seconds this connection has sent nothing.
@@ -162,11 +172,13 @@ class LiveService(Service):
             work = Path(tempfile.mkdtemp(prefix=f"live-{broadcast_id[:8]}-", dir=self._work_root()))
             run = self._runs[broadcast_id] = _Run(broadcast_id, title, work, deadline)
         if run.connected:
-            raise NotFound("this broadcast's audio is already coming from another connection")
+            # The old connection not yet noticed gone: refused; the page tries again shortly.
+            raise Conflict("this broadcast's audio is already coming from another connection")
         if run.idle is not None:
             run.idle.cancel()
             run.idle = None
         run.connected = True
+        run.quiet_s = 0.0
         return run
 
     def _work_root(self) -> Path:
@@ -175,12 +187,33 @@ class LiveService(Service):
         return root
 
     async def start_encoder(self, run: _Run) -> live.Encoder:
+        """The encoder for a connection: the one still running from before a drop, else a new one."""
+        if run.encoder is not None and not run.encoder.exited:
+            return run.encoder
+        await self._close_encoder(run)
         recording = run.work / f"part-{len(run.recordings):03d}.flac"
         run.recordings.append(recording)
         encoder = live.Encoder(self.hub.settings, run.broadcast_id, recording, run.title)
         await encoder.start()
-        run.encoder = encoder
+        run.encoder, run.fed = encoder, False
         return encoder
+
+    async def encoder_for(self, run: _Run, chunk: bytes) -> live.Encoder:
+        """The encoder this chunk goes to: a new one when a new webm stream begins on an encoder that
+        already decodes one (the page was reloaded, or its recorder restarted)."""
+        assert run.encoder is not None
+        if run.fed and chunk[:4] == WEBM_MAGIC:
+            await self._close_encoder(run)
+            await self.start_encoder(run)
+        run.fed = True
+        return run.encoder
+
+    async def _close_encoder(self, run: _Run) -> None:
+        encoder, run.encoder = run.encoder, None
+        if encoder is not None:
+            code = await encoder.close()
+            if code not in (0, None) and encoder.error_text():
+                log.info("live %s: ffmpeg ended with %s: %s", run.broadcast_id, code, encoder.error_text())
 
     async def went_on_air(self, run: _Run) -> None:
         """The first audio reached Icecast: the broadcast is on air, the devices are told."""
@@ -225,15 +258,12 @@ class LiveService(Service):
         await asyncio.to_thread(self._end, run.broadcast_id, reason, error)
 
     async def disconnect(self, run: _Run) -> None:
-        """The connection is gone: close its encoder; the broadcast ends if it does not come back
-        within ``HUB_LIVE_IDLE_S``; once ended, the archive is made."""
+        """The connection is gone. Ended: close the encoder and make the archive. Else the encoder
+        keeps running (on the same mount) for ``HUB_LIVE_IDLE_S``: the browser back by then goes on
+        where it was; not back, the broadcast ends (``browser_gone``)."""
         run.connected = False
-        if run.encoder is not None:
-            code = await run.encoder.close()
-            if code not in (0, None) and run.encoder.error_text():
-                log.info("live %s: ffmpeg ended with %s: %s", run.broadcast_id, code, run.encoder.error_text())
-            run.encoder = None
         if run.ended.is_set():
+            await self._close_encoder(run)
             await self._archive(run)
             return
 
@@ -243,6 +273,7 @@ class LiveService(Service):
             except asyncio.TimeoutError:
                 await self.end_broadcast(run, "browser_gone")
             if not run.connected:
+                await self._close_encoder(run)
                 await self._archive(run)
 
         run.idle = asyncio.create_task(wait_for_browser())

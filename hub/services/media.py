@@ -19,7 +19,7 @@ from hub import bulletins as domain
 from hub import recording_check
 from hub.auth import DEVICE_PREFIX, Principal
 from hub.errors import Conflict, Forbidden, NotFound, TooLarge
-from hub.models import Artifact, Bulletin, Commune, MediaObject, Revision
+from hub.models import Artifact, Bulletin, Commune, LiveBroadcast, MediaObject, Revision
 from hub.plugin_types import RenderedMedia
 from hub.services import Service, Transaction
 
@@ -139,7 +139,9 @@ class MediaService(Service):
     def audience(self, sha256: str) -> str:
         """Who may read a stored file: ``public`` (published on the web channel), ``audience``
         (published, or uploaded programme audio: devices and users), ``approvers``
-        (only artifacts of revisions not yet approved, and recordings: editors and admins), or ``none``.
+        (only artifacts of revisions not yet approved, and recordings: editors and admins),
+        ``live-archive`` (a live broadcast's archive: editors, admins and the operators of the
+        communes it went to), or ``none``.
 
         Remembered per schedule generation (every approval, edit and withdrawal bumps it), but for
         ``none``: a fleet downloading an emergency at once must not queue on the database.
@@ -165,6 +167,15 @@ class MediaService(Service):
         # recording stays with the approvers even once that revision is approved.
         programme = upload is not None and upload.uploaded_by is not None and (upload.meta or {}).get("role") != "recording"
         recording = upload is not None and (upload.meta or {}).get("role") == "recording"
+        if recording and (upload.meta or {}).get("kind") == "live-archive":
+            # A live broadcast's archive: the department, and the operators of the communes it
+            # went to (docs/live.md "The archive"); never a device.
+            with self.reading() as session:
+                broadcast = session.get(LiveBroadcast, (upload.meta or {}).get("broadcast_id") or "")
+            targets = list(broadcast.targets) if broadcast is not None else []
+            communes = None if "*" in targets else frozenset(targets)
+            self._audiences[sha256] = (generation, "live-archive", communes)
+            return "live-archive", communes
         published = [(channels, targets) for channels, status, approved, current, revision, targets in rows
                      if status == "approved" and approved == revision == current]
         # Which communes may hear it: a device or an operator of another commune must not fetch a
@@ -232,6 +243,9 @@ class MediaService(Service):
         # ``principal``: already known (a console session); otherwise the token says who this is.
         principal = principal or device or hub.services.directory.authenticate(token)
         if audience == "none" or (audience == "approvers" and not domain.may_approve(principal)):
+            raise NotFound("no such media")
+        if audience == "live-archive" and not (domain.may_approve(principal) or (
+                principal is not None and principal.role == "operator" and _hears(principal, targets))):
             raise NotFound("no such media")
         if audience == "audience" and not _hears(principal, targets):
             # Another commune's announcement: not found, as CONTRACT §Errors says for its objects.

@@ -5,8 +5,9 @@ priority; its script (static/live-broadcast.js) asks for the microphone (getUser
 broadcast through the API (``POST /api/v1/live`` with the session's CSRF token), sends
 MediaRecorder's webm/opus chunks to the ingest WebSocket, shows a level meter, and stops it
 (``POST /api/v1/live/{id}/stop``). Below: the broadcast log (``LiveService.list``): who spoke,
-when, for how long, to which communes, how it ended, the archive to play back (editors, admins:
-the archive is kept for the department) and the devices' play reports.
+when, for how long, to which communes, how it ended, the archive to play back (the department,
+and an operator the broadcasts to its commune: the log lists only those; /media checks it again)
+and the devices' play reports.
 """
 
 from __future__ import annotations
@@ -36,5 +37,5 @@ def register(router: APIRouter, console: Console) -> None:
         log: list[dict[str, Any]] = await console.call(services.live.list, user)
         names = {c["code"]: c["name"] for c in communes}
         return console.page("broadcast.html", seat=seat, section="live", communes=communes, log=log, names=names,
-                            whole_province=user.role != "operator", hears_archive=user.role in ("admin", "editor"),
+                            whole_province=user.role != "operator", hears_archive=user.role in SPEAKERS,
                             configured=bool(console.hub(request).settings.icecast_url))

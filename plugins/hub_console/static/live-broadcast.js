@@ -1,7 +1,8 @@
 // "Phát trực tiếp": the microphone to the loudspeakers. Opens the broadcast through the API (the
 // session's CSRF token in X-CSRF-Token), sends MediaRecorder's webm/opus chunks (every 250 ms) to
 // the ingest WebSocket the API answered with, shows the microphone's level in the <meter>, and
-// stops it through the API. Texts come from the panel's data-msg-* attributes, in Vietnamese.
+// stops it through the API; if the socket drops, it connects again by itself (see connect()).
+// Texts come from the panel's data-msg-* attributes, in Vietnamese.
 (function () {
   "use strict";
   var panel = document.getElementById("live-panel");
@@ -12,7 +13,7 @@
   var statusLine = document.getElementById("live-status");
   var meter = document.getElementById("live-level");
   var csrf = panel.getAttribute("data-csrf");
-  var current = null;  // {id, stream, recorder, socket, audio, stopping}
+  var current = null;  // {id, url, stream, recorder, socket, backlog, audio, stopping, lostAt}
 
   function msg(key) { return panel.getAttribute("data-msg-" + key) || key; }
   function say(text, state) {
@@ -108,33 +109,86 @@
     });
   }
 
+  // The ingest connection. One MediaRecorder for the whole broadcast: if the socket drops, the
+  // recorder goes on and its chunks wait in current.backlog; the page connects again (backoff
+  // 0.25 s doubling to 2 s) and sends them, so the hub's encoder gets the rest of the same webm
+  // stream. It gives up when the hub says the broadcast has ended (the hub ends it when the
+  // browser is gone longer than HUB_LIVE_IDLE_S) or after RETRY_FOR_MS.
+  var RETRY_FOR_MS = 30000, BACKLOG_MAX = 4 << 20;
+
   function open(broadcast) {
     current.id = broadcast.id;
+    current.url = broadcast.ingest_url;
+    current.backlog = [];
+    current.backlogBytes = 0;
     panel.setAttribute("data-broadcast", broadcast.id);
     say(msg("connecting"), "connecting");
-    var socket = new WebSocket(broadcast.ingest_url);
-    current.socket = socket;
+    connect(current, 0);
+  }
+
+  function send(run, chunk) {
+    if (run.socket && run.socket.readyState === WebSocket.OPEN && !run.backlog.length) {
+      run.socket.send(chunk);
+    } else if (run.backlogBytes + chunk.size <= BACKLOG_MAX) {
+      run.backlog.push(chunk);
+      run.backlogBytes += chunk.size;
+    }
+  }
+
+  function connect(run, attempt) {
+    var socket = new WebSocket(run.url);
+    run.socket = socket;
     socket.onopen = function () {
-      var type = "audio/webm;codecs=opus";
-      var options = MediaRecorder.isTypeSupported(type) ? {mimeType: type, audioBitsPerSecond: 48000} : {};
-      var recorder = new MediaRecorder(current.stream, options);
-      current.recorder = recorder;
-      recorder.ondataavailable = function (event) {
-        if (event.data && event.data.size && socket.readyState === WebSocket.OPEN) { socket.send(event.data); }
-      };
-      recorder.start(250);
-      startButton.hidden = true;
-      stopButton.hidden = false;
-      stopButton.focus();
-      watchOnAir(broadcast.id);
-    };
-    socket.onclose = function () {
-      var stopping = current && current.stopping;
-      if (current && current.socket === socket) {
-        release();
-        say(stopping ? msg("ended") : msg("lost"), stopping ? "ended" : "error");
+      if (current !== run) { socket.close(); return; }
+      run.lostAt = null;
+      run.reconnects = (run.reconnects || 0) + (attempt ? 1 : 0);
+      panel.setAttribute("data-reconnects", String(run.reconnects));
+      while (run.backlog.length) { socket.send(run.backlog.shift()); }
+      run.backlogBytes = 0;
+      if (!run.recorder) {
+        var type = "audio/webm;codecs=opus";
+        var options = MediaRecorder.isTypeSupported(type) ? {mimeType: type, audioBitsPerSecond: 48000} : {};
+        var recorder = new MediaRecorder(run.stream, options);
+        run.recorder = recorder;
+        recorder.ondataavailable = function (event) {
+          if (event.data && event.data.size) { send(run, event.data); }
+        };
+        recorder.start(250);
+        startButton.hidden = true;
+        stopButton.hidden = false;
+        stopButton.focus();
+        watchOnAir(run.id);
+      } else if (attempt) {
+        watchOnAir(run.id);
       }
     };
+    socket.onclose = function (event) {
+      if (current !== run || run.socket !== socket) { return; }
+      if (run.stopping || event.code === 1000 || event.code === 1003 || !run.recorder) {
+        // Ended by the hub (stopped elsewhere, its limit, not audio), or never got going.
+        release();
+        say(run.stopping ? msg("ended") : msg("lost"), run.stopping ? "ended" : "error");
+        return;
+      }
+      run.lostAt = run.lostAt || Date.now();
+      say(msg("reconnecting"), "reconnecting");
+      retry(run, attempt + 1);
+    };
+  }
+
+  function retry(run, attempt) {
+    // Still going, says the hub? (A refused reconnection looks like a dropped one to the page.)
+    api("GET", "/api/v1/live/" + run.id).then(function (r) { return r.ok ? r.json() : null; })
+      .catch(function () { return null; }).then(function (b) {
+        if (current !== run) { return; }
+        if ((b && b.status === "ended") || Date.now() - run.lostAt > RETRY_FOR_MS) {
+          release();
+          say(msg("lost"), "error");
+          return;
+        }
+        window.setTimeout(function () { if (current === run) { connect(run, attempt); } },
+                          Math.min(2000, 250 * Math.pow(2, attempt - 1)));
+      });
   }
 
   function stop() {
