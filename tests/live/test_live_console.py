@@ -2,7 +2,8 @@
 archive player. Debian's Chromium speaks beeps into /console/live through a small TCP relay of the
 test's between it and the hub: cutting the relay's connections drops the ingest WebSocket the way a
 phone's network does. A short drop: the page connects again by itself and the hub keeps the
-broadcast on air on the same encoder (the same ffmpeg, the same Icecast mount). A drop longer than
+broadcast on air on the same encoder (the same ffmpeg, the same Icecast mount: a loudspeaker's
+connection to it stays open and goes on getting audio). A drop longer than
 HUB_LIVE_IDLE_S (3 s here): the broadcast ends (``browser_gone``) and its archive is kept, which
 an operator of the commune plays on the console and one of another commune cannot fetch."""
 
@@ -16,6 +17,31 @@ from hub.testing import wait_until
 from tests.live.conftest import beep_onsets, beeps_wav
 from tests.plugins.console_browser import DESKTOP, PHONE, launch, look, sign_in
 from tests.plugins.console_client import PASSWORD
+
+
+class Listener:
+    """A loudspeaker's connection to the broadcast's Icecast mount (its device token as the
+    password): how many bytes came, and whether the connection ended."""
+
+    def __init__(self, url: str, token: str) -> None:
+        import hashlib
+
+        self.url, self.auth = url, ("device-" + hashlib.sha256(token.encode()).hexdigest()[:12], token)
+        self.received, self.closed, self.stop = 0, False, False
+        threading.Thread(target=self._listen, daemon=True).start()
+
+    def _listen(self) -> None:
+        import httpx
+
+        try:
+            with httpx.stream("GET", self.url, auth=self.auth, timeout=30) as response:
+                for chunk in response.iter_bytes():
+                    self.received += len(chunk)
+                    if self.stop:
+                        return
+        except httpx.HTTPError:
+            pass
+        self.closed = True
 
 
 class Relay:
@@ -98,7 +124,10 @@ def test_a_short_drop_reconnects_on_air_a_long_one_ends_and_the_archive_plays(st
                 broadcast_id = page.get_attribute("#live-panel", "data-broadcast")
                 run = runs[broadcast_id]
                 encoder_pid = run.encoder.proc.pid
+                stream_url = hub.api("GET", f"/api/v1/live/{broadcast_id}", "author").json()["stream_url"]
+                loudspeaker = Listener(stream_url, hub.people.tokens["loa-1"])
                 time.sleep(2)  # a few beeps before the drop
+                assert loudspeaker.received and not loudspeaker.closed
 
                 # A short drop: back by itself within 5 s, still on air, on the same encoder.
                 relay.cut()
@@ -107,7 +136,11 @@ def test_a_short_drop_reconnects_on_air_a_long_one_ends_and_the_archive_plays(st
                 view = hub.api("GET", f"/api/v1/live/{broadcast_id}", "author").json()
                 assert view["status"] == "on_air" and view["end_reason"] is None, view
                 assert run.encoder is not None and run.encoder.proc.pid == encoder_pid and len(run.recordings) == 1
+                heard = loudspeaker.received
                 time.sleep(2)  # and a few after it
+                # The loudspeaker stayed on the mount through the drop and hears the rest.
+                assert loudspeaker.received > heard and not loudspeaker.closed
+                loudspeaker.stop = True
 
                 # A long one: the page says it is reconnecting; the hub ends the broadcast after 3 s.
                 relay.refuse = True
