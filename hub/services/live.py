@@ -175,7 +175,8 @@ class LiveService(Service):
             # The old connection not yet noticed gone: refused; the page tries again shortly.
             raise Conflict("this broadcast's audio is already coming from another connection")
         if run.idle is not None:
-            run.idle.cancel()
+            # connect() runs on a worker thread; the task belongs to the event loop.
+            run.idle.get_loop().call_soon_threadsafe(run.idle.cancel)
             run.idle = None
         run.connected = True
         run.quiet_s = 0.0
@@ -268,9 +269,16 @@ class LiveService(Service):
             return
 
         async def wait_for_browser() -> None:
-            try:
-                await asyncio.wait_for(run.ended.wait(), self.hub.settings.live_idle_s)
-            except asyncio.TimeoutError:
+            # Meanwhile still alive (alive_at, for a grace longer than STALE_S), and a stop made
+            # through another process or the limit are seen, as while connected.
+            loop = asyncio.get_running_loop()
+            until = loop.time() + self.hub.settings.live_idle_s
+            while not (run.ended.is_set() or run.connected) and (left := until - loop.time()) > 0:
+                try:
+                    await asyncio.wait_for(run.ended.wait(), min(1.0, left))
+                except asyncio.TimeoutError:
+                    await asyncio.to_thread(self.ended_elsewhere, run)
+            if not (run.ended.is_set() or run.connected):
                 await self.end_broadcast(run, "browser_gone")
             if not run.connected:
                 await self._close_encoder(run)
