@@ -273,11 +273,11 @@ def main() -> None:
     migrate(settings.sqlalchemy_url)
     hub = LiveHub(settings)
     icecast = Icecast(folder, hub.url, clients=args.listeners + 50)
+    icecast.start()  # its port is final only once it listens
     hub.settings = settings.model_copy(update={
         "icecast_url": icecast.url, "icecast_source_password": icecast.source_password,
         "icecast_auth_key": icecast.auth_key, "disabled_plugins": ["speech", "slides"],
         "auth_fail_limit": 100_000})
-    icecast.start()
     hub.start()
     try:
         store = hub.hub.store

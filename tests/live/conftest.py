@@ -74,16 +74,17 @@ class Station:
     def __init__(self, settings, folder: Path) -> None:
         self.hub = LiveHub(settings)
         self.icecast = Icecast(folder / "icecast", self.hub.url)
-        self.hub.settings = settings.model_copy(update={
-            "workers": 1, "job_poll_s": 0.05, "disabled_plugins": ["speech", "slides"],
-            "icecast_url": self.icecast.url, "icecast_source_password": self.icecast.source_password,
-            "icecast_auth_key": self.icecast.auth_key, "live_idle_s": 3.0})
+        self.settings = settings
         self.agents: list[subprocess.Popen] = []
         self.folder = folder
 
     def start(self) -> "Station":
         (self.folder / "icecast").mkdir(parents=True, exist_ok=True)
-        self.icecast.start()
+        self.icecast.start()  # its port is final only once it listens (it may retry on another)
+        self.hub.settings = self.settings.model_copy(update={
+            "workers": 1, "job_poll_s": 0.05, "disabled_plugins": ["speech", "slides"],
+            "icecast_url": self.icecast.url, "icecast_source_password": self.icecast.source_password,
+            "icecast_auth_key": self.icecast.auth_key, "live_idle_s": 3.0})
         self.hub.start()
         people = self.hub.people
         for code in ("X1", "X2"):

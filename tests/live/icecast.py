@@ -58,6 +58,20 @@ class Icecast:
     def start(self) -> "Icecast":
         if shutil.which("icecast2") is None:
             raise RuntimeError("icecast2 is not installed (./dev setup installs it)")
+        # free_port() only finds a port that was free a moment ago: another test (or xdist worker)
+        # may take it first, and Icecast then exits at once, saying why only in its error.log.
+        for attempt in range(3):
+            if attempt:
+                shutil.rmtree(self.logs, ignore_errors=True)
+                self.port = free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
+            why = self._start_once()
+            if why is None:
+                return self
+        raise RuntimeError(f"icecast2 did not start: {why}")
+
+    def _start_once(self) -> str | None:
+        """None once Icecast answers; else why it did not (its process is gone then)."""
         path = self.folder / "icecast.xml"
         path.write_text(self.config())
         self.proc = subprocess.Popen(["icecast2", "-c", str(path)], stdout=subprocess.DEVNULL,
@@ -65,13 +79,15 @@ class Icecast:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"icecast2 exited: {self.proc.stderr.read().decode() if self.proc.stderr else ''}")
+                stderr = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
+                return f"exited ({self.proc.returncode}): {stderr.strip()} {self.error_log()[-2000:]}"
             try:
                 httpx.get(self.url + "/status-json.xsl", timeout=0.5)
-                return self
+                return None
             except httpx.HTTPError:
                 time.sleep(0.1)
-        raise RuntimeError("icecast2 did not start listening")
+        self.stop()
+        return "it did not start listening within 10 s"
 
     def status(self) -> dict:
         return httpx.get(self.url + "/status-json.xsl", timeout=2).json()
