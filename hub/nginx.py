@@ -39,6 +39,7 @@ def site_config(upstreams: list[int], media_dir: Path, cert: Path, key: Path, ht
         ("/etc/ssl/certs/grassroots-hub.pem", str(cert)),
         ("/etc/ssl/private/grassroots-hub.key", str(key)),
         ("alias /var/lib/grassroots-hub/media/", f"alias {media_dir.resolve()}/"),
+        ("root /var/lib/grassroots-hub/media/public;", f"root {media_dir.resolve()}/public;"),
     ]
     for old, new in replacements:
         if old not in text:

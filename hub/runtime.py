@@ -16,6 +16,7 @@ from hub.manifests import Manifests
 from hub.media import MediaStore
 from hub.metrics import Metrics
 from hub.pipeline import Pipeline
+from hub.public_media import PublicLinks
 from hub.plugins import make_plugin_manager, notify
 from hub.services import Services
 from hub.signing import Keyring
@@ -44,10 +45,15 @@ class Hub:
     keys: Keyring = field(init=False, repr=False)
     #: Failed token checks per client address (429 past a limit).
     failed_auth: FailedAuth = field(init=False, repr=False)
+    #: Links to public media for nginx to send without asking (hub/public_media.py).
+    public_media: PublicLinks = field(init=False, repr=False)
     #: Other processes' notifications (PostgreSQL only; started by :meth:`listen`).
     listener: Any = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self.public_media = PublicLinks(self.media.root, self.store)
+        self.store.install(self.public_media.install)
+        self.public_media.sync_all()
         self.services = Services(self)
         self.keys = Keyring(self.settings.data_dir / "keys")
         self.failed_auth = FailedAuth(self.settings.auth_fail_limit, self.settings.auth_fail_window_s)

@@ -110,6 +110,11 @@ class Store:
         self.read_engine = make_engine(url, writer=False) if url.startswith("sqlite") else self.engine
         self._readers = sessionmaker(self.read_engine, expire_on_commit=False)
 
+    def install(self, listeners) -> None:
+        """Call ``listeners(session_factory)`` to attach session events to every write session
+        (hub/public_media.py keeps its links around commits so)."""
+        listeners(self._sessions)
+
     def _schedule_changed(self) -> None:
         for callback in self.on_schedule_change:
             callback()

@@ -1,5 +1,6 @@
 """deploy/nginx/ for real: Debian's nginx with TLS on loopback before two `hub serve` processes
-sharing one data folder; media sent by nginx once the hub said yes; event streams unbuffered."""
+sharing one data folder; public media sent by nginx alone, others once the hub said yes; event
+streams unbuffered."""
 
 from __future__ import annotations
 
@@ -98,20 +99,25 @@ def test_nginx_in_front_of_two_servers(tmp_path: Path, store_kind) -> None:
 
             public = publish(api, author, approver, ["speaker", "web"])
             public_audio = audio(api, public, author)
+            other_public = publish(api, author, approver, ["web"])
+            other_public_audio = audio(api, other_public, author)
             speaker_only = publish(api, author, approver, ["speaker"], priority="emergency")
             device_audio = audio(api, speaker_only, author)
             wait_until(lambda: any(speaker_only in line for _, line in events), 10,
                        "the emergency on the stream held through nginx")
             stop.set()
 
-            for artifact in (public_audio, device_audio):
+            # Public media nginx sends from the hub's links without asking; a device's after the hub's yes.
+            for artifact, sender, cache in ((public_audio, "nginx-public", "public"), (device_audio, "nginx", "private")):
                 stored = (data / "media" / artifact["sha256"][:2] / artifact["sha256"]).read_bytes()
                 headers = {"Authorization": f"Bearer {device}"}
                 whole = api.get(artifact["url"], headers=headers)
                 assert whole.status_code == 200 and whole.content == stored
-                assert whole.headers["x-hub-media"] == "nginx"
+                assert whole.headers["x-hub-media"] == sender
                 assert whole.headers["etag"] == f'"{artifact["sha256"]}"'
                 assert whole.headers["content-type"] == "audio/mpeg"
+                assert whole.headers["cache-control"] == f"{cache}, max-age=31536000, immutable"
+                assert whole.headers["accept-ranges"] == "bytes"
                 part = api.get(artifact["url"], headers={**headers, "Range": "bytes=10-19"})
                 assert part.status_code == 206 and part.content == stored[10:20]
                 assert api.get(artifact["url"], headers={**headers, "If-None-Match": whole.headers["etag"]}
@@ -130,6 +136,18 @@ def test_nginx_in_front_of_two_servers(tmp_path: Path, store_kind) -> None:
             for _ in range(6):
                 assert api.get("/healthz").status_code == 200
                 assert api.get(public_audio["url"]).status_code == 200
+
+            # A withdrawal: nginx stops sending the file before the hub's answer comes back.
+            withdrawn = api.post(f"/api/v1/bulletins/{public}/withdraw", headers={"Authorization": f"Bearer {approver}"})
+            assert withdrawn.status_code == 200, withdrawn.text
+            gone = api.get(public_audio["url"])
+            assert gone.status_code in (401, 404) and "x-hub-media" not in gone.headers, gone.headers
+            # With no hub server left, nginx still sends public media (it never asked), and nothing else.
+            servers[1].kill()
+            alone = api.get(other_public_audio["url"])
+            assert alone.status_code == 200 and alone.headers["x-hub-media"] == "nginx-public"
+            assert api.get(device_audio["url"], headers={"Authorization": f"Bearer {device}"}).status_code == 502
+            assert api.get(public_audio["url"]).status_code == 502
     finally:
         nginx.stop()
         for server in servers:

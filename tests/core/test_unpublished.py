@@ -47,7 +47,7 @@ def test_unpublished_artifacts_never_reach_devices_or_the_public(quick):
     author, approver = people.user("tac-gia", "editor"), people.user("duyet", "editor")
     monitor = people.user("giam-sat", "monitor")
     speaker, board = people.device("loa", "X1"), people.device("bang", "X1", "display")
-    seen = {"published": 0, "unpublished_checked": 0, "previews_matched": 0}
+    seen = {"published": 0, "unpublished_checked": 0, "previews_matched": 0, "linked": 0}
 
     class Workflow(RuleBasedStateMachine):
         @initialize(start=st.sampled_from(["draft", "pending", "approved"]))
@@ -133,6 +133,11 @@ def test_unpublished_artifacts_never_reach_devices_or_the_public(quick):
                 assert client.get(f"/media/{sha}", headers=approver).status_code == 200
             for sha in aired:
                 assert client.get(f"/media/{sha}", headers=speaker).status_code == 200
+            # What nginx sends without asking (hub/public_media.py): the aired web files, nothing else.
+            linked = hub.public_media.linked()
+            assert not linked & never, "nginx would send an unapproved or withdrawn artifact"
+            assert aired <= linked, "a published web file has no link for nginx"
+            seen["linked"] += bool(aired)
             if not live:
                 listed = client.get(f"/api/v1/bulletins/{self.id}/artifacts", headers=monitor).json()
                 assert listed == [], "only those who may approve see unpublished artifacts"
@@ -141,4 +146,4 @@ def test_unpublished_artifacts_never_reach_devices_or_the_public(quick):
         max_examples=20, stateful_step_count=8, deadline=None, derandomize=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]))
     # The property must have met both sides, or it proved nothing.
-    assert seen["published"] and seen["unpublished_checked"] and seen["previews_matched"], seen
+    assert seen["published"] and seen["unpublished_checked"] and seen["previews_matched"] and seen["linked"], seen
