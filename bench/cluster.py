@@ -5,8 +5,9 @@
    ``--streams`` of its devices hold event streams: poll p50/p99 and each process's CPU seconds.
 2. Halfway through, an emergency for every commune is approved: time until every stream has the
    event, and until every one of those devices has downloaded its audio through nginx.
-3. ``/media/`` through nginx (the hub says yes, nginx sends the file) against nginx sending the same
-   file from a plain static location, side by side, the same requests.
+3. ``/media/`` through nginx — a public file (nginx sends it from the hub's link without asking)
+   and a device's file (the hub says yes, nginx sends it) — against nginx sending the same file
+   from a plain static location, side by side, the same requests.
 4. The same poll load on one `hub serve` with SQLite (no nginx), for the ratio.
 
 All timings are in-process timings of this load generator (loopback, one machine: the generator
@@ -229,18 +230,41 @@ async def cluster_phase(nginx: NginxProcess, made: dict, args, tls, pids: dict[s
                           "stream_errors": state["errors"][:3]}}
 
 
-async def media_side_by_side(nginx: NginxProcess, token: str, sha: str, requests: int, tls) -> dict:
-    """The same file: /media/ (hub says yes, nginx sends) and the static location, alternating rounds."""
-    headers = {"Authorization": f"Bearer {token}"}
-    rates = {"media": [], "static": []}
+async def media_side_by_side(nginx: NginxProcess, token: str, device_sha: str, public_sha: str, requests: int,
+                             tls) -> dict:
+    """/media/ for a public file (nginx sends it from the hub's link, without asking), for a
+    device's file (the hub says yes, nginx sends it) and the same device file from a plain static
+    location: the same requests, alternating rounds."""
+    device = [(0.0, {"Authorization": f"Bearer {token}"})] * requests
+    cases = {"public": (f"/media/{public_sha}", [(0.0, {})] * requests),
+             "device": (f"/media/{device_sha}", device),
+             "static": (f"/_bench_static/{device_sha[:2]}/{device_sha}", device)}
+    rates: dict[str, list[float]] = {kind: [] for kind in cases}
     for _round in range(3):
-        for kind, path in (("media", f"/media/{sha}"), ("static", f"/_bench_static/{sha[:2]}/{sha}")):
-            result = await schedule("127.0.0.1", nginx.https_port, path, [(0.0, headers)] * requests, 16, ssl=tls)
+        for kind, (path, load) in cases.items():
+            result = await schedule("127.0.0.1", nginx.https_port, path, load, 16, ssl=tls)
             assert set(result["statuses"]) == {200}, (kind, result["statuses"])
             rates[kind].append(requests / result["seconds"])
-    media, static = statistics.median(rates["media"]), statistics.median(rates["static"])
-    return {"requests_per_round": requests, "media_per_s": round(media), "static_per_s": round(static),
-            "ratio": round(media / static, 2)}
+    median = {kind: statistics.median(values) for kind, values in rates.items()}
+    return {"requests_per_round": requests, **{f"{kind}_per_s": round(rate) for kind, rate in median.items()},
+            "public_ratio": round(median["public"] / median["static"], 2),
+            "device_ratio": round(median["device"] / median["static"], 2)}
+
+
+def prepare_public(url: str, users: dict, tls) -> str:
+    """A bulletin on the web channel, approved and rendered: its audio's sha256 (a public file)."""
+    with httpx.Client(base_url=url, verify=tls, timeout=30) as api:
+        author, approver = ({"Authorization": f"Bearer {users[name]}"} for name in ("author", "approver"))
+        body = {"title": "Lịch tiêm chủng", "body": "Tiêm chủng tại trạm y tế xã.", "priority": "normal",
+                "channels": ["web"], "targets": ["*"]}
+        bulletin = api.post("/api/v1/bulletins", json=body, headers=author).json()["id"]
+        api.post(f"/api/v1/bulletins/{bulletin}/submit", headers=author)
+        api.post(f"/api/v1/bulletins/{bulletin}/approve", headers=approver)
+
+        def audio():
+            found = api.get(f"/api/v1/bulletins/{bulletin}/artifacts", headers=author).json()
+            return next((a["sha256"] for a in found if a["kind"] == "audio" and a.get("published", True)), None)
+        return wait_until(audio, 60, "the public bulletin's audio")
 
 
 def main() -> None:
@@ -292,7 +316,9 @@ def main() -> None:
             items = listed["items"] if isinstance(listed, dict) else listed
             sha = next(a["sha256"] for a in api.get(f"/api/v1/bulletins/{items[0]['id']}/artifacts",
                                                      headers=author).json() if a["kind"] == "audio")
-        result["media"] = asyncio.run(media_side_by_side(nginx, made["tokens"][0], sha, args.media_requests, tls))
+        public_sha = prepare_public(nginx.url, made["users"], tls)
+        result["media"] = asyncio.run(media_side_by_side(nginx, made["tokens"][0], sha, public_sha,
+                                                         args.media_requests, tls))
         print(json.dumps(result["media"]), flush=True)
         for proc in procs:
             proc.stop() if hasattr(proc, "stop") else (proc.terminate(), proc.wait(20))

@@ -14,8 +14,8 @@ and artifacts the transaction touched:
 
 - *before* the commit, a link to a file the transaction leaves non-public is removed: nginx stops
   sending it before the withdrawal is visible to anyone, even if the process dies just after;
-- *after* the commit, under a lock on ``public/.lock`` that every process (on NFS: every machine)
-  takes, the links of those files are made to match a fresh read of the database, so of two
+- *after* the commit, under a lock on ``public/.lock`` that every process (on NFS: every machine,
+  :meth:`PublicLinks._locked`) takes, the links of those files are made to match a fresh read of the database, so of two
   processes changing one file's bulletins at once the later sync, which read after both commits,
   has the last word.
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,6 +69,7 @@ class PublicLinks:
         self.folder = media_root / "public"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.store = store
+        self._threads = threading.Lock()
 
     def install(self, session_factory) -> None:
         event.listen(session_factory, "after_flush", self._after_flush)
@@ -162,9 +164,13 @@ class PublicLinks:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        with open(self.folder / ".lock", "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        """Every process's syncs one at a time: a POSIX record lock (``lockf``), which NFS carries
+        to the server and which there excludes the server's own local processes too (``flock``
+        would not: an NFS client emulates it with a POSIX lock, a local one is of another kind);
+        such a lock belongs to the process, so its threads take turns on a mutex first."""
+        with self._threads, open(self.folder / ".lock", "a+") as handle:
+            fcntl.lockf(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                fcntl.lockf(handle, fcntl.LOCK_UN)
