@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     #: /healthz says "degraded" below this much free space in the data folder.
     disk_min_free_bytes: int = Field(default=200_000_000, ge=0)
     max_request_bytes: int = Field(default=1_000_000, gt=0)
+    #: An emergency's audio up to this size rides along with the event that announces it, so a
+    #: loudspeaker need not download it (docs/device-protocol.md §2); 0: never.
+    event_media_max_bytes: int = Field(default=256 * 1024, ge=0)
     max_upload_bytes: int = Field(default=50_000_000, gt=0)
     #: Uploaded audio decoded and mastered at once, per commune and in all (beyond: 429), and the
     #: programme audio one commune may keep (beyond: 413); docs/security.md.

@@ -33,6 +33,8 @@ from hub.store import Store
 log = logging.getLogger(__name__)
 BUCKET = timedelta(hours=6)
 WINDOW = timedelta(hours=30)
+#: An emergency starting this close to now is one a device is being told of as it goes on the air.
+URGENT_SPAN = timedelta(seconds=60)
 _SERVER_TIME = b"\x00SERVER_TIME\x00"
 
 
@@ -82,6 +84,14 @@ class CommuneState:
         if "items" not in self._json:
             self._json["items"] = _dumps([play_view(p) for p in self.plays])
         return self._json["items"]
+
+    def urgent_media(self, now: datetime) -> tuple[tuple[str, int], ...]:
+        """(sha256, bytes) of the emergencies that start within :data:`URGENT_SPAN` of ``now``:
+        what the event that announces them carries (docs/device-protocol.md §2)."""
+        return tuple(dict.fromkeys(
+            (play.media.sha256, play.media.bytes) for play in self.plays
+            if play.priority == "emergency" and play.media is not None and play.ends_at > now
+            and abs(play.starts_at - now) <= URGENT_SPAN))
 
     def slides_json(self, orientation: str | None) -> bytes:
         """All slides (``None``), or those a board of this orientation shows."""
@@ -213,6 +223,8 @@ class Entry:
     etag: str
     body: bytes
     stale_at: datetime | None = None
+    #: (sha256, bytes) of the emergencies going on the air as this was built, for a loudspeaker.
+    urgent: tuple[tuple[str, int], ...] = ()
 
     def fresh(self, generation: int, window_start: datetime, now: datetime) -> bool:
         return (self.generation == generation and self.window_start == window_start
@@ -294,7 +306,8 @@ class Manifests:
             b'","window_start":', _dumps(_iso(window_start)), b',"window_end":', _dumps(_iso(window_start + WINDOW)),
             b',"etag":', _dumps(digest[:32]), b',"items":', items, b',"slides":', slides, b"}",
         ))
-        return Entry(generation, window_start, f'"{digest[:32]}"', raw, state.stale_at)
+        urgent = state.urgent_media(now) if row is None or row.kind != "display" else ()
+        return Entry(generation, window_start, f'"{digest[:32]}"', raw, state.stale_at, urgent)
 
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -27,6 +28,7 @@ class MediaStore:
         self.mimes: dict[str, str] = {}
         self._recent: OrderedDict[str, bytes] = OrderedDict()
         self._recent_bytes = 0
+        self._encoded: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
         #: Uploaded audio being decoded or mastered; the hub sets its bounds from the settings.
         self.work = AudioWork()
@@ -65,6 +67,24 @@ class MediaStore:
                     _, dropped = self._recent.popitem(last=False)
                     self._recent_bytes -= len(dropped)
         return data
+
+    def encoded(self, sha256: str, *, read: bool = True) -> bytes | None:
+        """A small file's bytes in base64, for an event to carry (hub/api/device.py); the last few
+        are kept, since a fleet's events all carry the same emergency. ``read=False``: only what
+        needs no I/O (None otherwise)."""
+        with self._lock:
+            known = self._encoded.get(sha256)
+        if known is not None or not read:
+            return known
+        data = self.read_cached(sha256)
+        if data is None:
+            return None
+        known = base64.b64encode(data)
+        with self._lock:
+            self._encoded[sha256] = known
+            while len(self._encoded) > 8:
+                self._encoded.popitem(last=False)
+        return known
 
     def put(self, data: bytes) -> str:
         sha256 = hashlib.sha256(data).hexdigest()

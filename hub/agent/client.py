@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import json
 import socket
@@ -127,9 +129,9 @@ class HubClient:
             _check(response)
         return response
 
-    def events(self, read_timeout: float) -> Iterator[tuple[str, bytes | None, str | None]]:
-        """(ETag, manifest or None, signature or None) as the event stream announces them; returns
-        when the hub closes it.
+    def events(self, read_timeout: float) -> Iterator[tuple[str, bytes | None, str | None, dict[str, bytes]]]:
+        """(ETag, manifest or None, signature or None, media carried along) as the event stream
+        announces them; returns when the hub closes it.
 
         Hubs send the manifest with the event; one that sends only the ETag gets a fetch instead.
         The manifest's bytes are taken exactly as sent, since its signature covers those bytes.
@@ -204,18 +206,28 @@ def _check(response: httpx.Response) -> None:
 _MANIFEST_KEY = ',"manifest":'
 
 
-def pushed_manifest(data: str) -> tuple[str, bytes | None, str | None]:
-    """(ETag, the manifest's exact bytes, signature) of an event's ``data``.
+def pushed_manifest(data: str) -> tuple[str, bytes | None, str | None, dict[str, bytes]]:
+    """(ETag, the manifest's exact bytes, signature, media) of an event's ``data``.
 
-    The hub writes ``{"etag":…,"signature":…,"manifest":<the manifest>}``: the manifest is
-    everything after the first ``,"manifest":`` up to the final ``}``. Older hubs sent no
-    signature; their manifest is the same slice.
+    The hub writes ``{"etag":…,"signature":…,"media":{…},"manifest":<the manifest>}``: the
+    manifest is everything after the first ``,"manifest":`` up to the final ``}``. ``media`` (an
+    emergency's audio going on the air: sha256 → base64) may be absent; nothing in it is trusted
+    until its SHA-256 matches a file the signed manifest names. Older hubs sent no signature; their
+    manifest is the same slice.
     """
     announced = json.loads(data)
     etag, manifest = str(announced["etag"]), announced.get("manifest")
     if not isinstance(manifest, dict):
-        return etag, None, None
+        return etag, None, None, {}
     signature = announced.get("signature")
     start = data.index(_MANIFEST_KEY) + len(_MANIFEST_KEY)
     raw = data[start:data.rindex("}")].encode()
-    return etag, raw, signature if isinstance(signature, str) else None
+    media: dict[str, bytes] = {}
+    carried = announced.get("media")
+    if isinstance(carried, dict):
+        for sha256, encoded in carried.items():
+            try:
+                media[str(sha256)] = base64.b64decode(encoded, validate=True)
+            except (TypeError, ValueError, binascii.Error):
+                continue  # a file that does not decode is downloaded as usual
+    return etag, raw, signature if isinstance(signature, str) else None, media

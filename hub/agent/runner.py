@@ -200,13 +200,15 @@ class Agent:
 
     def apply(self, raw: bytes, etag: str | None, sent: float, received: float, *,
               observe_clock: bool = True, pushed: bool = False, signature: str | None = None,
-              fetch_keys: KeysFetcher | None = None) -> bool:
+              fetch_keys: KeysFetcher | None = None, carried: dict[str, bytes] | None = None) -> bool:
         """Take a manifest from the hub; a bad or unsigned one is logged and the previous one kept.
 
         ``observe_clock`` is off for a pushed manifest: with no request, there is no round trip to
         correct ``server_time`` by, so the clock keeps the offset its last fetch measured.
         ``pushed``: it came with an event, so the fetcher goes straight to its media.
         ``signature``: the X-Hub-Signature over ``raw``, checked before anything in it is used.
+        ``carried``: files the event brought along (an emergency's audio), kept in the cache if
+        each is exactly a file this manifest names, before the fetcher and the scheduler are told.
         """
         if not self.trust.check(raw, signature, fetch_keys):
             self._queue_heartbeat()
@@ -219,6 +221,8 @@ class Agent:
         offset = self.clock.observe(manifest.server_time, sent, received) if observe_clock else self.clock.offset_s
         self.manifest, self.etag = manifest, etag
         log.info("manifest %s: %d item(s), clock offset %+.3f s", etag, len(manifest.items), offset)
+        if carried:
+            self._keep_carried(manifest, carried)
         # The scheduler and the fetcher are told before the manifest is saved: the disk (an SD
         # card) may take its time, and an emergency's download need not wait for it.
         if pushed:
@@ -233,6 +237,20 @@ class Agent:
                 except OSError as exc:
                     log.error("cannot save the manifest: %s", exc)
         return True
+
+    def _keep_carried(self, manifest: Manifest, carried: dict[str, bytes]) -> None:
+        """Verify, then keep: a carried file counts only if its size and SHA-256 are those the
+        signed manifest gives for one of its items (a file it does not name is ignored)."""
+        named = {item.media.sha256: item.media for item in manifest.items if item.media is not None}
+        for sha256, data in carried.items():
+            media = named.get(sha256)
+            if media is None:
+                continue
+            try:
+                if self.cache.keep(media, data):
+                    log.info("media %s (%d bytes) came with the event", sha256[:12], len(data))
+            except OSError as exc:
+                log.warning("media %s from the event: %s; downloading it", sha256[:12], exc)
 
     def download_media(self, client: HubClient) -> int:
         """Fetch what the manifest needs, emergencies first, then by start; return how many failed."""
@@ -278,7 +296,7 @@ class Agent:
         quiet_since: float | None = None
         while not self.stopping.is_set():
             try:
-                for etag, raw, signature in client.events(self.settings.events_timeout_s):
+                for etag, raw, signature, carried in client.events(self.settings.events_timeout_s):
                     refusals, quiet_since = 0, None
                     if etag == self.etag:
                         continue
@@ -289,7 +307,7 @@ class Agent:
                     # offset could play at the wrong time on a device whose clock is off.
                     if not (raw is not None and self.clock.measured
                             and self.apply(raw, etag, 0.0, 0.0, observe_clock=False, pushed=True,
-                                           signature=signature, fetch_keys=client.keys)):
+                                           signature=signature, fetch_keys=client.keys, carried=carried)):
                         self.fetch_now.set()
                 quiet_since = quiet_since or time.monotonic()
                 delay = self.reconnect_delay(client.retry_s, time.monotonic() - quiet_since)

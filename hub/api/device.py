@@ -63,15 +63,33 @@ def event_stream(hub, device, request: Request, token: str, *, keepalive_s: floa
                 # Signed as a fetched manifest is: the signature covers the manifest's exact bytes,
                 # which are everything after ',"manifest":' up to the line's final '}' (the etag and
                 # signature before it are plain JSON strings; docs/device-protocol.md).
+                # An emergency going on the air brings its audio along (before the manifest, so
+                # the manifest's bytes stay the line's end): no download for a fleet to queue on.
                 body = entry.render(utcnow())
+                media = await event_media(hub, entry)
                 yield (b'event: manifest\ndata: {"etag":' + json.dumps(entry.etag).encode()
                        + b',"signature":' + json.dumps(hub.keys.sign(body)).encode()
-                       + b',"manifest":' + body + b"}\n\n")
+                       + media + b',"manifest":' + body + b"}\n\n")
         finally:
             hub.events.unsubscribe(device, queue)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})})
+
+
+async def event_media(hub, entry) -> bytes:
+    """``,"media":{"<sha256>":"<base64>",…}`` for the emergencies going on the air in ``entry``
+    whose audio is at most ``HUB_EVENT_MEDIA_MAX_BYTES``; empty when there are none. The device
+    checks each file's SHA-256 against its signed manifest before it keeps it."""
+    limit = hub.settings.event_media_max_bytes
+    parts = []
+    for sha256, size in entry.urgent:
+        if not 0 < size <= limit:
+            continue
+        encoded = hub.media.encoded(sha256, read=False) or await asyncio.to_thread(hub.media.encoded, sha256)
+        if encoded is not None:
+            parts.append(b'"' + sha256.encode() + b'":"' + encoded + b'"')
+    return b',"media":{' + b",".join(parts) + b"}" if parts else b""
 
 
 @router.get("/keys", response_model=list[dict[str, str]])
