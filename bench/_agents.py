@@ -41,14 +41,14 @@ class TimedClient(HubClient):
 
     def events(self, read_timeout: float):
         first = True
-        for etag, raw, signature in super().events(read_timeout):
+        for announced in super().events(read_timeout):
             now = time.time()
-            self.owner.timeline["events"].append((now, etag))
+            self.owner.timeline["events"].append((now, announced[0]))
             if first:
                 # The hub sends the current ETag at once: the stream is subscribed from here on.
                 self.owner.timeline["streams"].append(now)
                 first = False
-            yield etag, raw, signature
+            yield announced
 
 
 class DoneProcess:
@@ -93,7 +93,8 @@ class TimedAgent(Agent):
     def __init__(self, settings: AgentSettings, device: str, plays_file: Path, callable_player: bool) -> None:
         super().__init__(settings)
         self.device = device
-        self.timeline: dict[str, Any] = {"events": [], "streams": [], "applies": [], "fetches": [], "plays": []}
+        self.timeline: dict[str, Any] = {"events": [], "streams": [], "applies": [], "fetches": [], "carried": [],
+                                         "plays": []}
         if callable_player:
             self.player = RecordingPlayer(device, plays_file, self.timeline)
         else:
@@ -115,6 +116,16 @@ class TimedAgent(Agent):
             return got
 
         self.cache.fetch = timed_fetch
+        keep = self.cache.keep
+
+        def timed_keep(media, data):
+            began = time.time()
+            kept = keep(media, data)
+            if kept:
+                self.timeline["carried"].append((began, time.time(), media.sha256, len(data)))
+            return kept
+
+        self.cache.keep = timed_keep
         # The agent wakes its scheduler the moment it has taken a manifest (before saving it to
         # disk): that moment, per thread, is when the manifest counts as taken.
         self._woken: dict[int, float] = {}

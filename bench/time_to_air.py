@@ -353,7 +353,7 @@ def stages(result: dict, timelines: dict[str, dict], stored: float | None) -> di
     t0, bid, shas = result["_t0"], result["bulletin"], set(result["_shas"])
     steps: dict[str, list[float]] = {"event_at": [], "manifest_at": [], "downloaded_at": [], "notify": [],
                                      "manifest_get": [], "download": [], "play_start": [], "player_spawn": []}
-    by_poll = never_played = arrived_after_end = 0
+    by_poll = never_played = arrived_after_end = carried = 0
     fanout: list[tuple[float, float]] = []
     for device in result["_targeted"]:
         line = timelines.get(device)
@@ -380,6 +380,8 @@ def stages(result: dict, timelines: dict[str, dict], stored: float | None) -> di
             if opened:
                 fanout.append((opened[-1], event[0]))
         steps["manifest_at"].append(applied[0] - t0)
+        # Audio that came with the event was kept before the manifest counted as taken.
+        carried += any(c[2] in shas and c[1] >= t0 for c in line.get("carried", []))
         ready = applied[0]
         if fetched is not None:
             steps["download"].append(fetched[1] - applied[0])
@@ -391,7 +393,8 @@ def stages(result: dict, timelines: dict[str, dict], stored: float | None) -> di
         if abs(started - play[0]) > 5e-6:
             steps["player_spawn"].append(started - play[0])
     out: dict[str, Any] = {"manifest_by_poll_not_event": by_poll, "took_manifest_never_played": never_played,
-                           "manifest_arrived_after_nominal_end": arrived_after_end}
+                           "manifest_arrived_after_nominal_end": arrived_after_end,
+                           "audio_came_with_the_event": carried}
     for step, values in steps.items():
         if values:
             values.sort()
@@ -452,6 +455,8 @@ def report(result: dict) -> None:
     if "fanout_order_rank_corr" in st:
         print(f"    events reached the agents over {st['fanout_spread_s']} s, in the order their streams were opened "
               f"(rank correlation {st['fanout_order_rank_corr']})", flush=True)
+    if st.get("audio_came_with_the_event"):
+        print(f"    audio that came with the event (no download): {st['audio_came_with_the_event']} agents", flush=True)
     if st.get("manifest_by_poll_not_event"):
         print(f"    manifests taken by a poll, not an event: {st['manifest_by_poll_not_event']}", flush=True)
     if st.get("took_manifest_never_played"):
