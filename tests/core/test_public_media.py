@@ -7,28 +7,21 @@ from __future__ import annotations
 import os
 
 import pytest
-from fastapi.testclient import TestClient
 
-from hub.app import create_app
-from hub.plugins import make_plugin_manager
 from hub.public_media import EXTENSIONS, PublicLinks, public_files
 from hub.runtime import Hub
-from hub.testing import QuickMedia
 from tests.conftest import People, bulletin_payload
+from tests.core.test_unpublished import quick  # noqa: F401  (the fixture)
 
 
 @pytest.fixture
-def quick(settings):
-    local = settings.model_copy(update={"disabled_plugins": ["speech", "slides"]})
-    pm = make_plugin_manager(local)
-    pm.register(QuickMedia(seconds=1.0), name="quick")
-    with TestClient(create_app(local, pm=pm)) as client:
-        hub = client.app.state.hub
-        people = People(hub)
-        people.commune("X1")
-        client.people = people
-        client.author, client.approver = people.user("tac-gia", "editor"), people.user("duyet", "editor")
-        yield client
+def site(quick):
+    """test_unpublished's hub of quick media, with a commune, an author and an approver."""
+    people = People(quick.app.state.hub)
+    people.commune("X1")
+    quick.people = people
+    quick.author, quick.approver = people.user("tac-gia", "editor"), people.user("duyet", "editor")
+    return quick
 
 
 def approved(client, channels: list[str]) -> tuple[str, set[str]]:
@@ -56,10 +49,10 @@ def dies_after_commit(monkeypatch) -> None:
     monkeypatch.setattr(PublicLinks, "sync", killed)
 
 
-def test_links_follow_publication_and_a_withdrawal_unlinks_before_it_commits(quick, monkeypatch):
-    hub = quick.app.state.hub
-    web, web_files = approved(quick, ["speaker", "web"])
-    _speaker, speaker_files = approved(quick, ["speaker"])
+def test_links_follow_publication_and_a_withdrawal_unlinks_before_it_commits(site, monkeypatch):
+    hub = site.app.state.hub
+    web, web_files = approved(site, ["speaker", "web"])
+    _speaker, speaker_files = approved(site, ["speaker"])
     assert web_files <= hub.public_media.linked()
     assert not speaker_files & hub.public_media.linked(), "a file for loudspeakers only is not public"
     for sha in web_files:
@@ -68,14 +61,14 @@ def test_links_follow_publication_and_a_withdrawal_unlinks_before_it_commits(qui
         assert link.read_bytes() == hub.media.path(sha).read_bytes()
 
     dies_after_commit(monkeypatch)
-    assert quick.post(f"/api/v1/bulletins/{web}/withdraw", headers=quick.approver).status_code == 200
+    assert site.post(f"/api/v1/bulletins/{web}/withdraw", headers=site.approver).status_code == 200
     assert not web_files & hub.public_media.linked(), "the withdrawal's commit went out with the link still there"
 
 
-def test_a_start_mends_what_a_dead_process_left_out(quick, monkeypatch, settings):
-    hub = quick.app.state.hub
+def test_a_start_mends_what_a_dead_process_left_out(site, monkeypatch, settings):
+    hub = site.app.state.hub
     dies_after_commit(monkeypatch)
-    _web, files = approved(quick, ["web"])
+    _web, files = approved(site, ["web"])
     assert not files & hub.public_media.linked(), "the sync was to have died"
     monkeypatch.undo()
 
