@@ -133,7 +133,9 @@ def test_roll_up_equals_a_count_of_the_raw_reports(desk, batches):
     bids = desk._rollup
     from hub.auth import Principal
 
-    base = datetime(2026, 11, 20, 17, 0, tzinfo=timezone.utc)  # local midnight of 21/11
+    # Ten days ago (a fixed date would one day be older than the hub accepts plays for).
+    day = (datetime.now(timezone.utc) - timedelta(days=10)).date()
+    base = datetime(day.year, day.month, day.day, 17, 0, tzinfo=timezone.utc)  # local midnight of the next day
     for batch in batches:
         by_device: dict[str, list[Play]] = {}
         for code, minute, seconds, result, bulletin, twice in batch:
@@ -145,7 +147,7 @@ def test_roll_up_equals_a_count_of_the_raw_reports(desk, batches):
             device = Principal(id=desk._devices[code], name=f"p-{code}", role="device", commune=code)
             hub.services.devices.record_plays(device, plays)
     monitor = Principal(id="m", name="m", role="monitor", commune=None)
-    args = ("2026-11-20", "2026-11-26")
+    args = (day.isoformat(), (day + timedelta(days=6)).isoformat())
     rolled = hub.services.monitoring.airtime(monitor, *args, scheduled=False)
     raw = hub.services.monitoring.airtime_raw(monitor, *args, scheduled=False)
     assert len(rolled) == len(raw)
