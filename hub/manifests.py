@@ -70,6 +70,20 @@ def _audio_for(artifacts: list[Artifact], commune: str) -> Artifact | None:
 
 
 @dataclass(frozen=True)
+class UrgentMedia:
+    """An emergency play's file, for the event that announces it to carry."""
+
+    sha256: str
+    bytes: int
+    starts_at: datetime
+    ends_at: datetime
+
+    def going_on_air(self, now: datetime) -> bool:
+        """Whether a device told of it ``now`` is being told as it goes on the air."""
+        return self.ends_at > now and abs(self.starts_at - now) <= URGENT_SPAN
+
+
+@dataclass(frozen=True)
 class CommuneState:
     """Everything a commune's devices get, resolved once per change."""
 
@@ -85,13 +99,10 @@ class CommuneState:
             self._json["items"] = _dumps([play_view(p) for p in self.plays])
         return self._json["items"]
 
-    def urgent_media(self, now: datetime) -> tuple[tuple[str, int], ...]:
-        """(sha256, bytes) of the emergencies that start within :data:`URGENT_SPAN` of ``now``:
-        what the event that announces them carries (docs/device-protocol.md §2)."""
-        return tuple(dict.fromkeys(
-            (play.media.sha256, play.media.bytes) for play in self.plays
-            if play.priority == "emergency" and play.media is not None and play.ends_at > now
-            and abs(play.starts_at - now) <= URGENT_SPAN))
+    def urgent_media(self) -> tuple[UrgentMedia, ...]:
+        """The emergency plays with a file: what an event may carry (docs/device-protocol.md §2)."""
+        return tuple(UrgentMedia(play.media.sha256, play.media.bytes, play.starts_at, play.ends_at)
+                     for play in self.plays if play.priority == "emergency" and play.media is not None)
 
     def slides_json(self, orientation: str | None) -> bytes:
         """All slides (``None``), or those a board of this orientation shows."""
@@ -223,8 +234,8 @@ class Entry:
     etag: str
     body: bytes
     stale_at: datetime | None = None
-    #: (sha256, bytes) of the emergencies going on the air as this was built, for a loudspeaker.
-    urgent: tuple[tuple[str, int], ...] = ()
+    #: A loudspeaker's emergency plays with a file (which of them go on the air is asked when sent).
+    urgent: tuple[UrgentMedia, ...] = ()
 
     def fresh(self, generation: int, window_start: datetime, now: datetime) -> bool:
         return (self.generation == generation and self.window_start == window_start
@@ -306,7 +317,7 @@ class Manifests:
             b'","window_start":', _dumps(_iso(window_start)), b',"window_end":', _dumps(_iso(window_start + WINDOW)),
             b',"etag":', _dumps(digest[:32]), b',"items":', items, b',"slides":', slides, b"}",
         ))
-        urgent = state.urgent_media(now) if row is None or row.kind != "display" else ()
+        urgent = state.urgent_media() if row is None or row.kind != "display" else ()
         return Entry(generation, window_start, f'"{digest[:32]}"', raw, state.stale_at, urgent)
 
 

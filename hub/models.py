@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -160,6 +161,11 @@ class Bulletin(Base):
         """Whether ``revision``'s artifacts reach devices, feeds and pages: only the approved,
         current revision of an approved bulletin does."""
         return self.status == "approved" and self.approved_revision == revision == self.revision
+
+    @classmethod
+    def publishing(cls, revision: Any) -> Any:
+        """:meth:`publishes` as an SQL condition on a revision column (``Artifact.revision``)."""
+        return and_(cls.status == "approved", cls.approved_revision == revision, cls.revision == revision)
 
 
 class Revision(Base):

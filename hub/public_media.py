@@ -48,12 +48,13 @@ _AFFECTED = "public_media_affected"
 
 
 def public_files(session: Session, sha256s: Iterable[str] | None = None) -> dict[str, str]:
-    """The public files among ``sha256s`` (None: all of them) → their MIME type."""
+    """The public files among ``sha256s`` (None: all of them) → their MIME type: the ``public``
+    audience of hub/services/media.py (an artifact of a revision that :meth:`Bulletin.publishes`,
+    on the web channel), in SQL."""
     query = (select(Artifact.sha256, Artifact.mime, Revision.channels)
              .select_from(Artifact).join(Bulletin, Bulletin.id == Artifact.bulletin_id)
              .join(Revision, (Revision.bulletin_id == Bulletin.id) & (Revision.revision == Artifact.revision))
-             .where(Bulletin.status == "approved", Bulletin.approved_revision == Artifact.revision,
-                    Bulletin.revision == Artifact.revision))
+             .where(Bulletin.publishing(Artifact.revision)))
     if sha256s is not None:
         wanted = sorted(set(sha256s))
         if not wanted:

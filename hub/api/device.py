@@ -81,11 +81,10 @@ async def event_media(hub, entry) -> bytes:
     """``,"media":{"<sha256>":"<base64>",…}`` for the emergencies going on the air in ``entry``
     whose audio is at most ``HUB_EVENT_MEDIA_MAX_BYTES``; empty when there are none. The device
     checks each file's SHA-256 against its signed manifest before it keeps it."""
-    limit = hub.settings.event_media_max_bytes
+    limit, now = hub.settings.event_media_max_bytes, utcnow()
+    wanted = dict.fromkeys(u.sha256 for u in entry.urgent if 0 < u.bytes <= limit and u.going_on_air(now))
     parts = []
-    for sha256, size in entry.urgent:
-        if not 0 < size <= limit:
-            continue
+    for sha256 in wanted:
         encoded = hub.media.encoded(sha256, read=False) or await asyncio.to_thread(hub.media.encoded, sha256)
         if encoded is not None:
             parts.append(b'"' + sha256.encode() + b'":"' + encoded + b'"')

@@ -8,6 +8,7 @@ import base64
 import hashlib
 import json
 import threading
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -15,6 +16,8 @@ import pytest
 from hub.agent.cache import MediaCache
 from hub.agent.client import HubClient, pushed_manifest
 from hub.agent.manifest import Media
+from hub.clock import utcnow
+from hub.manifests import UrgentMedia
 from hub.testing import wait_until
 from tests.agent.conftest import silent_mp3
 
@@ -121,3 +124,13 @@ def test_a_file_the_manifest_does_not_name_is_ignored(live_hub, make_agent, carr
     wait_until(lambda: agent.manifest is not None, timeout=15, what="the first manifest")
     agent._keep_carried(agent.manifest, carried)
     assert not agent.cache.has("c" * 64)
+
+
+def test_only_an_emergency_going_on_the_air_is_carried():
+    now = utcnow()
+    later = now + timedelta(minutes=5)
+    assert UrgentMedia("a" * 64, 10, now - timedelta(seconds=30), later).going_on_air(now)
+    assert not UrgentMedia("a" * 64, 10, now - timedelta(seconds=90), later).going_on_air(now), \
+        "a reconnection long after the emergency began downloads it if it must"
+    assert not UrgentMedia("a" * 64, 10, now - timedelta(seconds=30), now).going_on_air(now)
+    assert not UrgentMedia("a" * 64, 10, now + timedelta(minutes=2), later).going_on_air(now)

@@ -123,8 +123,11 @@ def test_nginx_in_front_of_two_servers(tmp_path: Path, store_kind) -> None:
                 assert api.get(artifact["url"], headers={**headers, "If-None-Match": whole.headers["etag"]}
                                ).status_code == 304
 
-            # Public media need no token; a device-only file answers the hub's own JSON refusal.
+            # Public media need no token; a device-only file answers the hub's own JSON refusal,
+            # and so does anything but a read of a public one.
             assert api.get(public_audio["url"]).status_code == 200
+            posted = api.post(public_audio["url"], content=b"x")
+            assert posted.status_code == 405 and "detail" in posted.json(), posted.text
             refused = api.get(device_audio["url"])
             assert refused.status_code in (401, 404) and "detail" in refused.json()
             assert "x-hub-media" not in refused.headers
