@@ -127,18 +127,30 @@ def on_air_or_open(session: Session) -> list[LiveBroadcast]:
     return list(session.scalars(select(LiveBroadcast).where(LiveBroadcast.status.in_(("open", "on_air")))))
 
 
+def reaches(row: LiveBroadcast, commune: str | None) -> bool:
+    """Whether this broadcast goes (or went) to the commune: named in its targets, or to the whole
+    province (``*``)."""
+    return "*" in row.targets or commune in row.targets
+
+
 def visible(session: Session, principal: Principal, broadcast_id: str) -> LiveBroadcast:
-    """The broadcast if this user may see it (an operator: only one to its own commune); else NotFound."""
+    """The broadcast if this user may see it (an operator: only one its commune heard, its own or
+    the whole province's); else NotFound."""
     if principal.is_device:
         raise Forbidden("a device token cannot be used here")
     row = session.get(LiveBroadcast, broadcast_id) if re.fullmatch(r"[0-9a-f]{32}", broadcast_id) else None
-    if row is None or (principal.role == "operator" and principal.commune not in row.targets):
+    if row is None or (principal.role == "operator" and not reaches(row, principal.commune)):
         raise NotFound("live broadcast not found")
     return row
 
 
 def may_stop(principal: Principal, row: LiveBroadcast) -> None:
+    """Editors and admins stop any broadcast; an operator only one to its own commune alone (what it
+    could have opened): the department's broadcast to several communes or the whole province is
+    in the operator's log but not its to end."""
     principal.require("admin", "editor", "operator")
+    if principal.role == "operator" and list(row.targets) != [principal.commune]:
+        raise Forbidden("an operator may stop only a broadcast to its own commune alone")
 
 
 def key_matches(row: LiveBroadcast, key: str | None) -> bool:
@@ -165,7 +177,7 @@ def live_specs(session: Session, commune: str, now: datetime) -> list[scheduler.
         or_(LiveBroadcast.ended_at.is_(None), LiveBroadcast.ended_at > since)))
     specs = []
     for row in rows:
-        if "*" not in row.targets and commune not in row.targets:
+        if not reaches(row, commune):
             continue
         ends = row.ended_at or row.deadline_at
         if is_stale(row, now):
@@ -203,7 +215,7 @@ def may_listen(session: Session, mount_path: str, device: Principal | None) -> L
     row = session.get(LiveBroadcast, match[1])
     if row is None or row.status == "ended":
         return ListenerCheck(False, "no such broadcast on air")
-    if "*" not in row.targets and device.commune not in row.targets:
+    if not reaches(row, device.commune):
         return ListenerCheck(False, "this broadcast is not for the device's commune")
     return ListenerCheck(True, "ok")
 

@@ -87,7 +87,7 @@ class LiveService(Service):
         with self.reading() as session:
             row = live.visible(session, principal, broadcast_id)
             view = self._view(session, row)
-            view["plays"] = self._plays(session, row)
+            view["plays"] = self._plays(session, row, principal)
         return view
 
     def list(self, principal: Principal, limit: int = 50) -> list[dict[str, Any]]:
@@ -98,10 +98,10 @@ class LiveService(Service):
             rows = session.scalars(select(LiveBroadcast).order_by(LiveBroadcast.created_at.desc()).limit(limit * 4))
             out = []
             for row in rows:
-                if principal.role == "operator" and principal.commune not in row.targets:
+                if principal.role == "operator" and not live.reaches(row, principal.commune):
                     continue
                 view = self._view(session, row)
-                view["plays"] = self._plays(session, row)
+                view["plays"] = self._plays(session, row, principal)
                 out.append(view)
                 if len(out) == limit:
                     break
@@ -139,14 +139,16 @@ class LiveService(Service):
                 "duration_s": row.archive_duration_s},
         }
 
-    def _plays(self, session, row: LiveBroadcast) -> list[dict[str, Any]]:
-        ids = scheduler.live_play_ids(row.id)
-        reports = session.execute(
-            select(PlayReport, Device.name).join(Device, Device.id == PlayReport.device_id)
-            .where(PlayReport.item_id.in_(ids)).order_by(PlayReport.started_at)).all()
+    def _plays(self, session, row: LiveBroadcast, principal: Principal) -> list[dict[str, Any]]:
+        """The devices' play reports of it (an operator: its commune's devices only)."""
+        query = (select(PlayReport, Device.name).join(Device, Device.id == PlayReport.device_id)
+                 .where(PlayReport.item_id.in_(scheduler.live_play_ids(row.id))).order_by(PlayReport.started_at))
+        if principal.role == "operator":
+            query = query.where(PlayReport.commune == principal.commune)
         return [{"device": device_name, "device_id": report.device_id, "commune": report.commune,
-                 "started_at": _iso(report.started_at), "ended_at": _iso(report.ended_at), "result": report.result}
-                for report, device_name in reports]
+                 "started_at": _iso(report.started_at), "ended_at": _iso(report.ended_at), "result": report.result,
+                 "heard_s": report.heard_s}
+                for report, device_name in session.execute(query)]
 
     # --- Icecast's URL authentication --------------------------------------------------------------
 

@@ -112,7 +112,7 @@ class MonitoringService(Service):
                     continue
                 row["plays"] += 1
                 row["interrupted"] += report.result == "interrupted"
-                row["seconds"] += _seconds(report.started_at, report.ended_at)
+                row["seconds"] += _heard(report)
                 row["emergency_plays"] += report.priority == "emergency"
                 if report.bulletin_id:
                     bulletins[key].add(report.bulletin_id)
@@ -394,7 +394,7 @@ class MonitoringService(Service):
                 reports = reports.where(PlayReport.commune == principal.commune)
                 devices = devices.where(Device.commune == principal.commune)
             plays = [{"device_id": r.device_id, "device": name, "commune": r.commune, "started_at": r.started_at,
-                      "ended_at": r.ended_at, "seconds": round(_seconds(r.started_at, r.ended_at), 1),
+                      "ended_at": r.ended_at, "seconds": round(_heard(r), 1),
                       "result": r.result} for r, name in session.execute(reports)]
             played_in = {p["commune"] for p in plays}
             if principal.role == "operator":
@@ -437,6 +437,14 @@ utc = timezone.utc
 
 def _seconds(started: datetime, ended: datetime) -> float:
     return max(0.0, (ended - started).total_seconds())
+
+
+def _heard(report: PlayReport) -> float:
+    """The seconds a play was on the air: for a stream (relay, live) what the device says it really
+    heard (``heard_s``: the time spent reconnecting within the slot is not airtime), never more than
+    the span it reports; for a file, the span."""
+    span = _seconds(report.started_at, report.ended_at)
+    return span if report.heard_s is None else min(span, report.heard_s)
 
 
 def _empty_rows(codes: list[str], start_day: date, end_day: date) -> dict[tuple[str, date], dict[str, Any]]:
@@ -508,7 +516,7 @@ def roll_up_plays(session: Session, reports: list[PlayReport]) -> None:
         if report.result == "failed":
             row["failed"] += 1
             continue
-        seconds = _seconds(report.started_at, report.ended_at)
+        seconds = _heard(report)
         row["plays"] += 1
         row["seconds"] += seconds
         row["interrupted"] += report.result == "interrupted"

@@ -115,7 +115,7 @@ def test_exports_refuse_bad_ranges(desk):
 plays_strategy = st.lists(st.tuples(
     st.sampled_from(["A", "B"]), st.integers(0, 4 * 24 * 60), st.floats(0, 900, allow_nan=False),
     st.sampled_from(["played", "played", "interrupted", "failed"]), st.sampled_from([0, 1, 2, None]),
-    st.booleans()), min_size=1, max_size=25)
+    st.booleans(), st.one_of(st.none(), st.floats(0, 1200, allow_nan=False))), min_size=1, max_size=25)
 
 
 @hsettings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -138,10 +138,10 @@ def test_roll_up_equals_a_count_of_the_raw_reports(desk, batches):
     base = datetime(day.year, day.month, day.day, 17, 0, tzinfo=timezone.utc)  # local midnight of the next day
     for batch in batches:
         by_device: dict[str, list[Play]] = {}
-        for code, minute, seconds, result, bulletin, twice in batch:
+        for code, minute, seconds, result, bulletin, twice, heard in batch:
             start = base + timedelta(minutes=minute)
             play = Play(uuid.uuid4().hex, "i", bids[bulletin] if bulletin is not None else None, start,
-                        start + timedelta(seconds=seconds), result)
+                        start + timedelta(seconds=seconds), result, heard_s=heard)
             by_device.setdefault(code, []).extend([play, play] if twice else [play])
         for code, plays in by_device.items():
             device = Principal(id=desk._devices[code], name=f"p-{code}", role="device", commune=code)

@@ -68,6 +68,32 @@ def test_open_a_broadcast_and_who_may(client, world):
     assert [b["id"] for b in client.get("/api/v1/live", headers=auth(world, "op-x1")).json()] == [body["id"]]
 
 
+def test_an_operator_sees_the_province_s_broadcast_and_its_own_devices_plays_but_may_not_stop_it(
+        client, hub, world):
+    import uuid
+    from datetime import datetime, timedelta, timezone
+
+    from hub.auth import Principal
+    from hub.services.devices import Play
+
+    body = open_live(client, world, targets=["*"]).json()
+    hub.services.live._mark_on_air(body["id"])
+    started = datetime.now(timezone.utc)
+    for name, code in (("loa-x1", "X1"), ("loa-x2", "X2")):
+        [item] = client.get("/api/v1/device/manifest", headers=auth(world, name)).json()["items"]
+        device = Principal(world.ids[name], name, "device", code, "speaker")
+        hub.services.devices.record_plays(device, [Play(str(uuid.uuid4()), item["id"], None, started,
+                                                        started + timedelta(seconds=30), "played", heard_s=28.5)])
+    op = auth(world, "op-x1")
+    assert [b["id"] for b in client.get("/api/v1/live", headers=op).json()] == [body["id"]]
+    seen = client.get(f"/api/v1/live/{body['id']}", headers=op).json()
+    assert [(p["device"], p["heard_s"]) for p in seen["plays"]] == [("loa-x1", 28.5)]  # not X2's loudspeaker
+    assert len(client.get(f"/api/v1/live/{body['id']}", headers=auth(world, "editor")).json()["plays"]) == 2
+    refused = client.post(f"/api/v1/live/{body['id']}/stop", headers=op)
+    assert refused.status_code == 403 and "detail" in refused.json()
+    assert client.get(f"/api/v1/live/{body['id']}", headers=op).json()["status"] == "on_air"
+
+
 def test_bad_input_is_4xx_and_opens_nothing(client, world):
     for fields in ({"targets": []}, {"targets": ["NOPE"]}, {"targets": ["*", "X1"]}, {"targets": ["X1", "X1"]},
                    {"priority": "normal"}, {"title": " "}, {"title": "x" * 201}, {"title": "a\x00b"}, {"extra": 1}):

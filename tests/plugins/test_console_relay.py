@@ -84,6 +84,11 @@ def test_add_check_and_save_a_relay(app, station, monkeypatch):
             timeline = c.get("/console/playlists?commune=A").text
             item = timeline.split(f'data-item="{relay["id"]}"', 1)[1].split("</li>", 1)[0]
             assert f"Tiếp sóng: {VOV}" in item and "Loa thôn Một (trọn vẹn, nghe được 14 phút 11 giây)" in item
+            # Airtime counts the seconds heard, not the 15-minute slot (raw reports and roll-ups alike).
+            today = local_today().isoformat()
+            for count in (hub.services.monitoring.airtime, hub.services.monitoring.airtime_raw):
+                [row] = count(operator, today, today, "A", scheduled=False)
+                assert (row["plays"], row["seconds"]) == (1, pytest.approx(851.4)), row
 
 
 def test_operator_adds_a_relay_in_chromium(live, station, monkeypatch):
