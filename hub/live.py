@@ -153,6 +153,23 @@ def may_stop(principal: Principal, row: LiveBroadcast) -> None:
         raise Forbidden("an operator may stop only a broadcast to its own commune alone")
 
 
+def may_resume(principal: Principal, row: LiveBroadcast) -> None:
+    """Only who opened it takes its microphone back (a reloaded page, another device of theirs),
+    or an admin; only while it is open or on air."""
+    if principal.id != row.author_id and principal.role != "admin":
+        raise Forbidden("only the officer who opened this broadcast (or an admin) may continue it")
+    if row.status == "ended" or is_stale(row, utcnow()):
+        raise Conflict("this broadcast has ended: open a new one")
+
+
+def new_key(row: LiveBroadcast) -> str:
+    """A new ingest key for the broadcast; the old one stops working, and a connection still using it
+    is closed within a second (the ingest reads the row)."""
+    key = secrets.token_urlsafe(24)
+    row.ingest_key_hash = hash_token(key)
+    return key
+
+
 def key_matches(row: LiveBroadcast, key: str | None) -> bool:
     return bool(key) and secrets.compare_digest(row.ingest_key_hash, hash_token(key or ""))
 

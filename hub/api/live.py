@@ -23,6 +23,8 @@ router = APIRouter(prefix="/api/v1/live", tags=["live"])
 
 #: WebSocket close codes: 1008 policy (no such broadcast, wrong key), 1003 not audio, 1000 ended.
 CLOSE_REFUSED, CLOSE_NOT_AUDIO, CLOSE_ENDED = 1008, 1003, 1000
+#: An application code (4000–4999, RFC 6455 §7.4.2): the broadcast was resumed from another page.
+CLOSE_SUPERSEDED = 4001
 #: The largest chunk a browser sends (MediaRecorder's timeslice of a fraction of a second is far less).
 CHUNK_MAX = 1 << 20
 
@@ -55,6 +57,14 @@ def list_live(user: CurrentUser, hub: HubDep) -> list[dict[str, Any]]:
 @router.get("/{broadcast_id}")
 def get_live(broadcast_id: str, user: CurrentUser, hub: HubDep) -> dict[str, Any]:
     return hub.services.live.get(user, broadcast_id)
+
+
+@router.post("/{broadcast_id}/resume")
+def resume_live(broadcast_id: str, request: Request, user: CurrentUser, hub: HubDep) -> dict[str, Any]:
+    """A new ingest key for a broadcast still going (its author, or an admin): a reloaded page goes on."""
+    view = hub.services.live.resume(user, broadcast_id)
+    view["ingest_url"] = ingest_url(request, view["ingest_path"])
+    return view
 
 
 @router.post("/{broadcast_id}/stop")
@@ -118,6 +128,10 @@ async def ingest(websocket: WebSocket, broadcast_id: str) -> None:
         while True:
             if await run_in_threadpool(service.ended_elsewhere, run):
                 close_reason = "the broadcast has ended"
+                break
+            if run.superseded:
+                # Resumed with a new key (another page): this one goes, the broadcast goes on.
+                close_code, close_reason = CLOSE_SUPERSEDED, "continued from another page"
                 break
             try:
                 message = await asyncio.wait_for(websocket.receive(), timeout=min(1.0, idle))

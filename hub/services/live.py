@@ -64,6 +64,10 @@ class _Run:
     alive_at: datetime | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     idle: asyncio.Task | None = None
+    #: The ingest key (its hash) of the connection now feeding it.
+    key_hash: str = ""
+    #: The broadcast was resumed with a new key (LiveService.resume): this connection must go.
+    superseded: bool = False
 
 
 class LiveService(Service):
@@ -81,6 +85,18 @@ class LiveService(Service):
             row, key = live.open_broadcast(t.session, settings, principal, title, targets, priority)
             view = self._view(t.session, row)
         view["ingest_path"] = INGEST_PATH.format(id=row.id) + f"?key={key}"
+        return view
+
+    def resume(self, principal: Principal, broadcast_id: str) -> dict[str, Any]:
+        """The microphone back for a broadcast still going: a new ingest key (in ``ingest_path``, shown
+        this once), the old one refused from now on. The page reloaded, or the officer moved to
+        another device, within the grace (``HUB_LIVE_IDLE_S``) goes on with the same broadcast."""
+        with self.transaction() as t:
+            row = live.visible(t.session, principal, broadcast_id)
+            live.may_resume(principal, row)
+            key = live.new_key(row)
+            view = self._view(t.session, row)
+        view["ingest_path"] = INGEST_PATH.format(id=broadcast_id) + f"?key={key}"
         return view
 
     def get(self, principal: Principal, broadcast_id: str) -> dict[str, Any]:
@@ -168,19 +184,23 @@ class LiveService(Service):
             row = session.get(LiveBroadcast, broadcast_id) if len(broadcast_id) == 32 else None
             if row is None or row.status == "ended" or not live.key_matches(row, key):
                 raise NotFound("no such live broadcast open for audio")
-            title, deadline = row.title, row.deadline_at
+            title, deadline, key_hash = row.title, row.deadline_at, row.ingest_key_hash
         run = self._runs.get(broadcast_id)
         if run is None:
             work = Path(tempfile.mkdtemp(prefix=f"live-{broadcast_id[:8]}-", dir=self._work_root()))
             run = self._runs[broadcast_id] = _Run(broadcast_id, title, work, deadline)
         if run.connected:
-            # The old connection not yet noticed gone: refused; the page tries again shortly.
+            # The old connection not yet noticed gone: refused; the page tries again shortly. With a
+            # new key (resumed) the old one is told to go now rather than when it next reads the row.
+            if key_hash != run.key_hash:
+                run.superseded = True
             raise Conflict("this broadcast's audio is already coming from another connection")
         if run.idle is not None:
             # connect() runs on a worker thread; the task belongs to the event loop.
             run.idle.get_loop().call_soon_threadsafe(run.idle.cancel)
             run.idle = None
         run.connected = True
+        run.key_hash, run.superseded = key_hash, False
         run.quiet_s = 0.0
         return run
 
@@ -255,6 +275,8 @@ class LiveService(Service):
                 status = row.status if row is not None else "ended"
         if status == "ended":
             run.ended.set()
+        elif run.connected and row.ingest_key_hash != run.key_hash:
+            run.superseded = True  # resumed elsewhere with a new key
         return run.ended.is_set()
 
     async def end_broadcast(self, run: _Run, reason: str, error: str | None = None) -> None:

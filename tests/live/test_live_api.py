@@ -151,6 +151,34 @@ def test_the_ingest_refuses_a_wrong_key_or_an_unknown_broadcast(client, world):
     assert client.get(f"/api/v1/live/{body['id']}", headers=auth(world, "editor")).json()["status"] == "open"
 
 
+def test_resuming_gives_its_author_a_new_key_and_refuses_the_old_one(client, world):
+    from starlette.websockets import WebSocketDisconnect
+
+    world.user("editor-2", "editor")
+    world.user("admin", "admin")
+    body = open_live(client, world).json()
+    old = body["ingest_url"].split("://", 1)[1].split("/", 1)[1]
+    resumed = client.post(f"/api/v1/live/{body['id']}/resume", headers=auth(world, "editor"))
+    assert resumed.status_code == 200, resumed.text
+    new = resumed.json()["ingest_url"]
+    assert new.startswith("ws://") and new != body["ingest_url"] and resumed.json()["status"] == "open"
+    with pytest.raises(WebSocketDisconnect) as refused:  # the old key no longer opens the ingest
+        with client.websocket_connect("/" + old) as ws:
+            ws.receive_bytes()
+    assert refused.value.code == 1008
+    # Only who opened it, or an admin; an operator of another commune does not see it.
+    other = client.post(f"/api/v1/live/{body['id']}/resume", headers=auth(world, "editor-2"))
+    assert other.status_code == 403 and "detail" in other.json()
+    assert client.post(f"/api/v1/live/{body['id']}/resume", headers=auth(world, "admin")).status_code == 200
+    world.user("op-x2", "operator", "X2")
+    assert client.post(f"/api/v1/live/{body['id']}/resume", headers=auth(world, "op-x2")).status_code == 404
+    assert client.post(f"/api/v1/live/{'0' * 32}/resume", headers=auth(world, "editor")).status_code == 404
+    # Ended: nothing to take back.
+    client.post(f"/api/v1/live/{body['id']}/stop", headers=auth(world, "editor"))
+    late = client.post(f"/api/v1/live/{body['id']}/resume", headers=auth(world, "editor"))
+    assert late.status_code == 409 and "detail" in late.json()
+
+
 def test_live_without_icecast_set_up_is_a_clear_409(app, client, hub, world):
     hub.settings.icecast_url = None
     r = open_live(client, world)

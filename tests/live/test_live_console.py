@@ -184,3 +184,67 @@ def test_a_short_drop_reconnects_on_air_a_long_one_ends_and_the_archive_plays(st
     assert len(onsets) >= 4 and all(0.8 < g < 1.2 for g in gaps), (onsets, archive)
     assert hub.api("GET", archive["url"], "op-x2").status_code == 404  # another commune's operator
     assert hub.api("GET", archive["url"], "loa-1").status_code == 404  # a device, even the commune's
+
+
+def test_a_reloaded_page_takes_its_broadcast_back_and_another_device_can_take_it_over(station, tmp_path):
+    """The officer reloads the page while on air: the page takes the same broadcast back by itself
+    (a new ingest key, a new recorder) before the grace runs out; nothing ends. Then the officer
+    signs in on another device: that page takes it over and the first one says so."""
+    from playwright import sync_api
+
+    hub = station.hub
+    hub.hub.settings.live_idle_s = 8.0  # a reload on a busy test machine fits in it
+    hub.hub.services.directory.add_user(None, "vanhanh", "operator", "X1", password=PASSWORD)
+    hub.people.device("loa-1", "X1")
+    wav = beeps_wav(tmp_path / "beeps.wav", count=60)
+    runs = hub.hub.services.live._runs
+    with sync_api.sync_playwright() as playwright:
+        browser = launch(playwright, fake_audio=wav)
+        try:
+            page = browser.new_page(viewport=PHONE)
+            sign_in(page, hub.url, "vanhanh", PASSWORD)
+            page.goto(hub.url + "/console/live")
+            page.fill("#live-title", "Thông báo họp thôn")
+            page.click("#live-start")
+            page.wait_for_selector("#live-panel[data-state=on-air]", timeout=20_000)
+            broadcast_id = page.get_attribute("#live-panel", "data-broadcast")
+            time.sleep(3)
+
+            page.reload()
+            page.wait_for_selector("#live-panel[data-state=on-air]", timeout=15_000)
+            assert page.get_attribute("#live-panel", "data-broadcast") == broadcast_id
+            assert page.is_visible("#live-stop") and not page.is_visible("#live-start")
+            assert "vẫn đang diễn ra" in page.inner_text("#live-going")
+            look(page, "live-resumed")
+            view = hub.api("GET", f"/api/v1/live/{broadcast_id}", "author").json()
+            assert (view["status"], view["end_reason"]) == ("on_air", None), view
+            run = runs[broadcast_id]
+            wait_until(lambda: len(run.recordings) == 2, timeout=5, what="the new recorder's part")
+            # A loudspeaker on the mount after the reload hears it.
+            loudspeaker = Listener(view["stream_url"], hub.people.tokens["loa-1"])
+            wait_until(lambda: loudspeaker.received > 4000, timeout=10, what="audio on the mount after the reload")
+            loudspeaker.stop = True
+            time.sleep(2)
+
+            # The same officer on another device (its own sign-in): it takes the broadcast over.
+            other = browser.new_page(viewport=DESKTOP)
+            sign_in(other, hub.url, "vanhanh", PASSWORD)
+            other.goto(hub.url + "/console/live")
+            other.wait_for_selector("#live-panel[data-state=on-air]", timeout=15_000)
+            page.wait_for_selector("#live-panel[data-state=ended]", timeout=10_000)
+            assert page.inner_text("#live-status") == "Buổi phát đã được tiếp tục ở trang khác."
+            assert hub.api("GET", f"/api/v1/live/{broadcast_id}", "author").json()["status"] == "on_air"
+            time.sleep(2)
+            other.click("#live-stop")
+            other.wait_for_selector("#live-panel[data-state=ended]", timeout=10_000)
+        finally:
+            browser.close()
+    done = wait_until(lambda: (v := hub.api("GET", f"/api/v1/live/{broadcast_id}", "author").json())["archive"] and v,
+                      timeout=30, what="the archive")
+    assert done["end_reason"] == "stopped", done
+    # The archive joins the three pages' parts: beeps from before the reload, after it, and from
+    # the other device.
+    kept = hub.api("GET", done["archive"]["url"], "op-x1")
+    (tmp_path / "archive.mp3").write_bytes(kept.content)
+    onsets = beep_onsets(tmp_path / "archive.mp3")
+    assert len(onsets) >= 7, (onsets, done["archive"])

@@ -1,7 +1,10 @@
 // "Phát trực tiếp": the microphone to the loudspeakers. Opens the broadcast through the API (the
 // session's CSRF token in X-CSRF-Token), sends MediaRecorder's webm/opus chunks (every 250 ms) to
 // the ingest WebSocket the API answered with, shows the microphone's level in the <meter>, and
-// stops it through the API; if the socket drops, it connects again by itself (see connect()).
+// stops it through the API; if the socket drops, it connects again by itself (see connect()). A
+// broadcast of this officer's still going when the page loads (data-resume: the page was reloaded,
+// or opened on another device) is taken back at once: a new ingest key from
+// POST /api/v1/live/{id}/resume, a new MediaRecorder (see resume()).
 // Texts come from the panel's data-msg-* attributes, in Vietnamese.
 (function () {
   "use strict";
@@ -10,10 +13,13 @@
   var form = document.getElementById("live-form");
   var startButton = document.getElementById("live-start");
   var stopButton = document.getElementById("live-stop");
+  var resumeButton = document.getElementById("live-resume");
   var statusLine = document.getElementById("live-status");
   var meter = document.getElementById("live-level");
   var csrf = panel.getAttribute("data-csrf");
-  var current = null;  // {id, url, stream, recorder, socket, backlog, audio, stopping, lostAt}
+  var current = null;  // {id, url, stream, recorder, socket, backlog, audio, stopping, lostAt, resumed}
+  var pending = null;  // the id of a broadcast still going that this page has not taken back yet
+  var MICROPHONE = {audio: {echoCancellation: true, noiseSuppression: true, autoGainControl: true}};
 
   function msg(key) { return panel.getAttribute("data-msg-" + key) || key; }
   function say(text, state) {
@@ -60,6 +66,11 @@
     startButton.disabled = false;
     startButton.hidden = false;
     stopButton.hidden = true;
+    resumeButton.hidden = true;
+  }
+
+  function answerOf(response) {
+    return response.json().then(function (body) { return {ok: response.ok, body: body}; });
   }
 
   function watchOnAir(id) {
@@ -84,14 +95,11 @@
         !window.WebSocket) { say(msg("unsupported"), "error"); return; }
     startButton.disabled = true;
     say(msg("asking"), "asking");
-    navigator.mediaDevices.getUserMedia({audio: {echoCancellation: true, noiseSuppression: true,
-                                                 autoGainControl: true}}).then(function (stream) {
+    navigator.mediaDevices.getUserMedia(MICROPHONE).then(function (stream) {
       current = {stream: stream, audio: showLevel(stream)};
       return api("POST", "/api/v1/live", {title: title, targets: targets,
                                           priority: choice ? choice.value : "priority"})
-        .then(function (response) {
-          return response.json().then(function (body) { return {ok: response.ok, body: body}; });
-        })
+        .then(answerOf)
         .then(function (answer) {
           if (!answer.ok) {
             say(msg("refused") + " " + (answer.body.detail || ""), "error");
@@ -103,6 +111,38 @@
     }, function () {
       say(msg("no-mic"), "error");
       startButton.disabled = false;
+    }).catch(function () {
+      say(msg("refused"), "error");
+      release();
+    });
+  }
+
+  // Taking back a broadcast still going: the microphone, then a new ingest key (the old one is
+  // refused from then on and a page still using it is closed with 4001), then a new MediaRecorder,
+  // whose webm stream the hub's ingest starts a new encoder part for, on the same Icecast mount.
+  // Within HUB_LIVE_IDLE_S of the old page going, the loudspeakers never stop listening.
+  function resume(id) {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.MediaRecorder ||
+        !window.WebSocket) { say(msg("unsupported"), "error"); return; }
+    resumeButton.disabled = true;
+    say(msg("resuming"), "connecting");
+    navigator.mediaDevices.getUserMedia(MICROPHONE).then(function (stream) {
+      current = {stream: stream, audio: showLevel(stream), resumed: true};
+      return api("POST", "/api/v1/live/" + id + "/resume").then(answerOf).then(function (answer) {
+        pending = null;
+        if (!answer.ok) {
+          say(msg("refused") + " " + (answer.body.detail || ""), "error");
+          release();
+          return;
+        }
+        resumeButton.hidden = true;
+        open(answer.body);
+      });
+    }, function () {
+      // The microphone needs the officer's say-so first (a permission prompt, a click).
+      resumeButton.disabled = false;
+      resumeButton.hidden = false;
+      say(msg("resume-needed"), "reconnecting");
     }).catch(function () {
       say(msg("refused"), "error");
       release();
@@ -164,7 +204,15 @@
     };
     socket.onclose = function (event) {
       if (current !== run || run.socket !== socket) { return; }
-      if (run.stopping || event.code === 1000 || event.code === 1003 || !run.recorder) {
+      if (event.code === 4001) {
+        // Taken back by another page of the officer's (resume): the broadcast goes on there.
+        release();
+        say(msg("superseded"), "ended");
+        return;
+      }
+      // A resumed broadcast's first connection may be refused while the hub still sees the old
+      // page's: tried again like a dropped one.
+      if (run.stopping || event.code === 1000 || event.code === 1003 || (!run.recorder && !run.resumed)) {
         // Ended by the hub (stopped elsewhere, its limit, not audio), or never got going.
         release();
         say(run.stopping ? msg("ended") : msg("lost"), run.stopping ? "ended" : "error");
@@ -192,6 +240,18 @@
   }
 
   function stop() {
+    if (pending && !current) {
+      // Stopped without taking it back.
+      var gone = pending;
+      pending = null;
+      stopButton.disabled = true;
+      api("POST", "/api/v1/live/" + gone + "/stop").then(function () {
+        stopButton.disabled = false;
+        release();
+        say(msg("ended"), "ended");
+      }, function () { stopButton.disabled = false; });
+      return;
+    }
     if (!current || !current.id) { return; }
     current.stopping = true;
     stopButton.disabled = true;
@@ -209,4 +269,16 @@
 
   startButton.addEventListener("click", start);
   stopButton.addEventListener("click", stop);
+  resumeButton.addEventListener("click", function () { if (pending) { resume(pending); } });
+  // The level meter's AudioContext, made without a click, may start suspended: the first click wakes it.
+  document.addEventListener("click", function () {
+    if (current && current.audio && current.audio.state === "suspended") { current.audio.resume(); }
+  });
+  pending = panel.getAttribute("data-resume");
+  if (pending) {
+    startButton.hidden = true;
+    stopButton.hidden = false;
+    panel.setAttribute("data-broadcast", pending);
+    resume(pending);
+  }
 })();
