@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub import __version__
+from hub import __version__, live
 from hub.audit_chain import HeadLogger
 from hub.api import errors, openapi, routers
 from hub.api.device import ManifestFastPath
@@ -152,9 +152,12 @@ def create_app(settings: Settings | None = None, *, pm=None) -> FastAPI:
         hub.pipeline.start(settings.workers)
         anchor = HeadLogger(hub.services.audit.head, settings.audit_head_log_s)
         anchor.start()
+        recovery = live.ArchiveRecovery(hub.services.live.recover_archives, settings.live_recovery_s)
+        recovery.start()
         try:
             yield
         finally:
+            recovery.stop()
             anchor.stop()
             hub.close()
 

@@ -134,6 +134,9 @@ class Settings(BaseSettings):
     #: The longest a live broadcast may last, and how long the ingest waits for a browser gone quiet.
     live_max_s: int = Field(default=3600, ge=10, le=6 * 3600)
     live_idle_s: float = Field(default=5.0, gt=0, le=120)
+    #: How often ``hub serve`` looks for broadcasts whose process went away before making their
+    #: archive (their recordings left in HUB_DATA_DIR/live), and archives them.
+    live_recovery_s: float = Field(default=60.0, gt=0, le=3600)
     #: The archive's loudness: the same as the speech plugin's mastered audio.
     live_target_lufs: float = Field(default=-16.0, ge=-36.0, le=-8.0)
 

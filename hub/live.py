@@ -13,12 +13,16 @@ broadcast's domain rules and the two ffmpeg steps. docs/live.md describes the wh
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import json
 import logging
 import math
 import re
 import secrets
 import subprocess
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,7 +35,7 @@ from hub import scheduler
 from hub.auth import Principal, hash_token
 from hub.config import Settings
 from hub.errors import Conflict, Forbidden, Invalid, NotFound
-from hub.models import Commune, LiveBroadcast, utcnow
+from hub.models import Commune, Device, LiveBroadcast, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +45,9 @@ TITLE_MAX = 200
 #: process died): it ends, for the resolver, where it was last alive.
 ALIVE_S = 2.0
 STALE_S = 15.0
+#: A broadcast opened but never on air after this long was abandoned (the page never connected, or
+#: its process died before the first audio): it no longer keeps its communes from a new one.
+OPEN_S = 60.0
 #: A mount is ``/live/<broadcast id>.mp3``; Icecast hands the hub the mount a listener asked for.
 MOUNT = re.compile(r"^/live/([0-9a-f]{32})\.mp3$")
 
@@ -97,8 +104,7 @@ def open_broadcast(session: Session, settings: Settings, principal: Principal, t
             raise Invalid(f"targets: unknown commune code(s): {', '.join(unknown)}")
     for row in on_air_or_open(session):
         if is_stale(row, utcnow()):
-            end(row, "failed", "the ingest stopped answering (its hub process went away)")
-            row.ended_at = row.alive_at or row.ended_at
+            end_stale(row)
     busy = [b for b in on_air_or_open(session) if _overlaps(b.targets, targets)]
     if busy:
         raise Conflict(f"a live broadcast to these communes is already open: {busy[0].title!r} ({busy[0].id})")
@@ -118,9 +124,20 @@ def _overlaps(a: list[str], b: list[str]) -> bool:
 
 
 def is_stale(row: LiveBroadcast, now: datetime) -> bool:
-    """On air, but its ingest has not said it is alive for STALE_S."""
+    """On air, but its ingest has not said it is alive for STALE_S; or open and never on air for OPEN_S."""
+    if row.status == "open":
+        return (now - row.created_at).total_seconds() > OPEN_S
     return (row.status == "on_air" and row.alive_at is not None
             and (now - row.alive_at).total_seconds() > STALE_S)
+
+
+def end_stale(row: LiveBroadcast) -> bool:
+    """End a stale broadcast as failed, where it was last alive; True if it was on air."""
+    was_on_air = row.status == "on_air"
+    end(row, "failed", "the ingest stopped answering (its hub process went away)" if was_on_air
+        else "no audio came (the page never connected, or its hub process went away)")
+    row.ended_at = row.alive_at or row.ended_at
+    return was_on_air
 
 
 def on_air_or_open(session: Session) -> list[LiveBroadcast]:
@@ -215,6 +232,34 @@ def alive_marks(session: Session, specs: list[scheduler.LiveSpec]) -> list[datet
     return [row.alive_at for row in rows if row.alive_at is not None]
 
 
+#: A listen ticket's prefix: the password a device gives Icecast instead of its token.
+TICKET_PREFIX = "t1."
+
+
+def listen_ticket(token_hash: str, mount_path: str) -> str:
+    """The password a device gives Icecast for one mount (docs/device-protocol.md §Live): an HMAC of
+    the mount's last segment (``<id>.mp3``) keyed by the SHA-256 of its token (hex), which the device computes from its token and
+    the hub from the hash it stores. Unlike the token, which a player's command line shows to
+    anyone on the device (``ps``), it opens only this broadcast, and only while it goes to the
+    device's commune."""
+    name = mount_path.split("?", 1)[0].rsplit("/", 1)[-1]
+    return TICKET_PREFIX + hmac.new(token_hash.encode(), name.encode(), hashlib.sha256).hexdigest()
+
+
+def ticket_device(session: Session, user: str | None, password: str, mount_path: str) -> Principal | None:
+    """The active device whose listen ticket for this mount ``password`` is, its user name being
+    ``device-<the first 12 hex digits of its token's hash>``; else None."""
+    prefix = (user or "").removeprefix("device-")
+    if not re.fullmatch(r"[0-9a-f]{12}", prefix) or not password.startswith(TICKET_PREFIX):
+        return None
+    path = unquote(mount_path or "").split("?", 1)[0]
+    for device in session.scalars(select(Device).where(Device.token_hash.startswith(prefix, autoescape=True),
+                                                       Device.active)):
+        if hmac.compare_digest(listen_ticket(device.token_hash, path), password):
+            return Principal(device.id, device.name, "device", device.commune, device.kind)
+    return None
+
+
 @dataclass(frozen=True)
 class ListenerCheck:
     allowed: bool
@@ -235,6 +280,34 @@ def may_listen(session: Session, mount_path: str, device: Principal | None) -> L
     if not reaches(row, device.commune):
         return ListenerCheck(False, "this broadcast is not for the device's commune")
     return ListenerCheck(True, "ok")
+
+
+class ArchiveRecovery:
+    """``hub serve``'s thread that archives broadcasts whose process went away before it could
+    (LiveService.recover_archives): at start, then every ``every_s`` seconds."""
+
+    def __init__(self, recover: Callable[[], int], every_s: float = 60.0) -> None:
+        self.recover, self.every_s = recover, every_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="live-archive-recovery", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.recover()
+            except Exception:  # the store down now: try again next time
+                log.warning("live archive recovery failed", exc_info=True)
+            if self._stop.wait(self.every_s):
+                return
 
 
 # --- ffmpeg: the encoder and the archive -----------------------------------------------------------
@@ -266,7 +339,9 @@ class Encoder:
             "-map", "0:a:0", "-ac", "1", "-ar", "44100", "-c:a", "libmp3lame", "-b:a", "64k",
             "-flush_packets", "1", "-content_type", "audio/mpeg", "-ice_name", self.title or "live",
             "-f", "mp3", source_url(self.settings, self.broadcast_id),
-            "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-c:a", "flac", "-f", "flac", str(self.recording),
+            # Written as it comes (not in 32 KB blocks): a process killed loses a packet, not seconds.
+            "-map", "0:a:0", "-ac", "1", "-ar", "48000", "-c:a", "flac", "-flush_packets", "1", "-f", "flac",
+            str(self.recording),
         ]
 
     async def start(self) -> None:
@@ -338,7 +413,7 @@ def master(recordings: list[Path], work: Path, target_lufs: float) -> Archive | 
     """The broadcast's recordings (one per ingest connection) joined, mastered to ``target_lufs``
     with ffmpeg's loudnorm in two passes (measure, then apply the measured values linearly, as
     ffmpeg's documentation of loudnorm advises for files), as MP3; None if nothing was recorded."""
-    parts = [p for p in recordings if p.exists() and p.stat().st_size > 0 and _duration(p) > 0]
+    parts = [p for p in recordings if p.exists() and p.stat().st_size > 0 and _has_audio(p)]
     if not parts:
         return None
     joined = work / "joined.flac"
@@ -373,6 +448,15 @@ def _finite(value: object) -> bool:
 def _ffmpeg(*args: str) -> None:
     subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args], check=True,
                    capture_output=True, timeout=600)
+
+
+def _has_audio(path: Path) -> bool:
+    """Whether the file holds at least one audio packet. Not its duration: a recording cut short
+    (its ffmpeg killed) has no total in its FLAC header, and ffprobe gives it none, yet it decodes."""
+    done = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "a:0", "-show_entries", "packet=pts_time",
+                           "-read_intervals", "%+#1", "-of", "csv=p=0", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    return bool(done.stdout.strip())
 
 
 def _duration(path: Path) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import hashlib
+import hmac
 import logging
 import os
 from datetime import datetime, timezone
@@ -35,17 +36,23 @@ class Stream(BaseModel):
     #: The slot's length; None for a live broadcast, which lasts until it leaves the manifest.
     duration_s: float | None = Field(default=None, ge=0)
     #: ``device``: the server (Icecast, for a live broadcast) lets in only a device of a targeted
-    #: commune; the agent sends its own token as the HTTP password (``device-…:<token>@host``).
+    #: commune; the agent gives a listen ticket for the mount as the HTTP password
+    #: (``device-…:t1.…@host``, docs/device-protocol.md §Live), never its token.
     auth: Literal["device"] | None = None
 
     def url_for(self, token: str) -> str:
-        """The URL the player opens: with this device's credentials when the stream asks for them."""
+        """The URL the player opens: with this device's listen ticket when the stream asks for one.
+        The player's command line (which anyone on the device may read with ``ps``) then holds a
+        password good only for this broadcast's mount, not the device's token."""
         if self.auth != "device" or not token:
             return self.url
         scheme, _, rest = self.url.partition("://")
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        # Keyed on the mount's last segment (``<id>.mp3``): the same whatever path a proxy puts before it.
+        name = rest.split("?", 1)[0].rsplit("/", 1)[-1]
+        ticket = "t1." + hmac.new(digest.encode(), name.encode(), hashlib.sha256).hexdigest()
         # A user name of its own per device: Icecast may refuse a second listener with the same one.
-        user = "device-" + hashlib.sha256(token.encode()).hexdigest()[:12]
-        return f"{scheme}://{user}:{quote(token, safe='')}@{rest}"
+        return f"{scheme}://device-{digest[:12]}:{quote(ticket, safe='')}@{rest}"
 
 
 class Item(BaseModel):

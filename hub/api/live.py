@@ -85,22 +85,25 @@ async def icecast_listener(request: Request, hub: HubDep) -> Response:
     fields = {name: values[0] for name, values in form.items() if values}
     if fields.get("action", "listener_add") != "listener_add":
         return Response(status_code=200, headers={"icecast-auth-user": "1"})
-    token = fields.get("pass") or _basic_password(request)
-    check = await run_in_threadpool(hub.services.live.listener, fields.get("mount", ""), token)
+    user, password = fields.get("user"), fields.get("pass")
+    if not password:
+        user, password = _basic_credentials(request)
+    check = await run_in_threadpool(hub.services.live.listener, fields.get("mount", ""), password, user)
     headers = {"icecast-auth-message": check.reason}
     if check.allowed:
         headers["icecast-auth-user"] = "1"
     return Response(status_code=200, headers=headers)
 
 
-def _basic_password(request: Request) -> str | None:
+def _basic_credentials(request: Request) -> tuple[str | None, str | None]:
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "basic":
-        return None
+        return None, None
     try:
-        return base64.b64decode(value).decode().partition(":")[2] or None
+        user, _, password = base64.b64decode(value).decode().partition(":")
     except ValueError:
-        return None
+        return None, None
+    return user or None, password or None
 
 
 @router.websocket("/{broadcast_id}/ingest")

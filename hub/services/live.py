@@ -11,12 +11,20 @@ air and its encoder still running, connected to the same Icecast mount (the devi
 the page's MediaRecorder kept recording through the gap and sends the rest of the same webm
 stream, which the same ffmpeg goes on decoding. A new stream (its first chunk a webm header: the
 page was reloaded) gets a new encoder and a new recording part.
+
+A broadcast's recordings wait in the data folder's ``live/live-<id>-…/`` until its archive is
+made, the folder locked (``fcntl.lockf``) by the process carrying it. One whose process went away
+first (``kill -9``, a crash, a stop in the middle) is archived by the next ``hub serve`` on that
+machine, at its start and every minute (:meth:`LiveService.recover_archives`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -68,6 +76,9 @@ class _Run:
     key_hash: str = ""
     #: The broadcast was resumed with a new key (LiveService.resume): this connection must go.
     superseded: bool = False
+    #: The work folder's lock (held while this process carries the broadcast).
+    lock: int | None = None
+    archiving: bool = False
 
 
 class LiveService(Service):
@@ -168,11 +179,15 @@ class LiveService(Service):
 
     # --- Icecast's URL authentication --------------------------------------------------------------
 
-    def listener(self, mount_path: str, token: str | None) -> live.ListenerCheck:
-        """Whether Icecast may let this listener (a device token, as its password) into the mount."""
-        tokens = self.hub.device_tokens
-        device = (tokens.cached(token) or tokens.lookup(token)) if token else None
+    def listener(self, mount_path: str, password: str | None, user: str | None = None) -> live.ListenerCheck:
+        """Whether Icecast may let this listener into the mount: its password a device's listen
+        ticket for the mount (``hub agent``), or, from agents older than tickets, its token."""
         with self.reading() as session:
+            if password and password.startswith(live.TICKET_PREFIX):
+                device = live.ticket_device(session, user, password, mount_path)
+            else:
+                tokens = self.hub.device_tokens
+                device = (tokens.cached(password) or tokens.lookup(password)) if password else None
             return live.may_listen(session, mount_path, device)
 
     # --- the ingest --------------------------------------------------------------------------------
@@ -187,8 +202,8 @@ class LiveService(Service):
             title, deadline, key_hash = row.title, row.deadline_at, row.ingest_key_hash
         run = self._runs.get(broadcast_id)
         if run is None:
-            work = Path(tempfile.mkdtemp(prefix=f"live-{broadcast_id[:8]}-", dir=self._work_root()))
-            run = self._runs[broadcast_id] = _Run(broadcast_id, title, work, deadline)
+            work = Path(tempfile.mkdtemp(prefix=f"live-{broadcast_id}-", dir=self._work_root()))
+            run = self._runs[broadcast_id] = _Run(broadcast_id, title, work, deadline, lock=_hold(work))
         if run.connected:
             # The old connection not yet noticed gone: refused; the page tries again shortly. With a
             # new key (resumed) the old one is told to go now rather than when it next reads the row.
@@ -311,15 +326,55 @@ class LiveService(Service):
         run.idle = asyncio.create_task(wait_for_browser())
 
     async def _archive(self, run: _Run) -> None:
-        if self._runs.get(run.broadcast_id) is not run:
+        if self._runs.get(run.broadcast_id) is not run or run.archiving:
             return
-        del self._runs[run.broadcast_id]
+        run.archiving = True
         try:
             await asyncio.to_thread(self._store_archive, run)
         except Exception:
             log.exception("live %s: archive", run.broadcast_id)
         finally:
             shutil.rmtree(run.work, ignore_errors=True)
+            _release(run.lock)
+            # Only now: until its folder is gone, recover_archives (this process) leaves it alone.
+            del self._runs[run.broadcast_id]
+
+    def recover_archives(self) -> int:
+        """Archive the broadcasts whose recordings a process left behind (it went away before it
+        made the archive): a folder under ``live/`` that no process of this machine holds. One
+        still on air (its process gone for less than ``live.STALE_S``) or just opened waits for the
+        next call; one gone stale is ended as failed where it was last alive. Returns how many
+        archives were made."""
+        root = self.hub.settings.data_dir / "live"
+        made = 0
+        for work in sorted(root.glob("live-*")) if root.is_dir() else []:
+            found = re.fullmatch(r"live-([0-9a-f]{32})-.+", work.name)
+            if found is None or not work.is_dir() or found[1] in self._runs:
+                continue
+            lock = _hold(work, wait=False)
+            if lock is None:
+                continue  # another process of this machine carries it
+            try:
+                with self.transaction() as t:
+                    row = t.session.get(LiveBroadcast, found[1])
+                    if row is not None and row.status != "ended":
+                        if not live.is_stale(row, utcnow()):
+                            continue
+                        if live.end_stale(row):
+                            changes.bump(t.session)
+                    title = row.title if row is not None else ""
+                    wanted = row is not None and row.archive_sha256 is None
+                if wanted:
+                    run = _Run(found[1], title, work, utcnow(), recordings=sorted(work.glob("part-*.flac")))
+                    self._store_archive(run)
+                    made += 1
+                    log.info("live broadcast %s: archive made from the recordings left behind", found[1])
+                shutil.rmtree(work, ignore_errors=True)
+            except Exception:
+                log.exception("live %s: archive of the recordings left behind", found[1])
+            finally:
+                _release(lock)
+        return made
 
     def _store_archive(self, run: _Run) -> None:
         settings = self.hub.settings
@@ -340,3 +395,20 @@ class LiveService(Service):
                 row.archive_duration_s = round(made.duration_s, 3)
         log.info("live %s archived: %s (%.1f s, %s LUFS)", run.broadcast_id, sha256[:12], made.duration_s,
                  made.loudness_lufs)
+
+
+def _hold(work: Path, wait: bool = True) -> int | None:
+    """An exclusive lock on the work folder's ``.lock`` (released when its process ends, however it
+    ends); None if another process holds it and ``wait`` is False."""
+    fd = os.open(work / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _release(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)

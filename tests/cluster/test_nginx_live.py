@@ -89,19 +89,17 @@ def test_a_broadcast_s_reconnections_through_nginx_reach_its_encoder(tmp_path: P
             pieces = [stream[i:i + 1500] for i in range(0, len(stream), 1500)]
             pace = SECONDS / len(pieces)
             drops = {len(pieces) * k // 5 for k in range(1, 5)}
-            socket = open_socket(broadcast["ingest_url"], tls)
+            segments = [range(a, b) for a, b in zip([0, *sorted(drops)], [*sorted(drops), len(pieces)])]
             began = time.monotonic()
-            for n, piece in enumerate(pieces):
-                if n in drops:
-                    socket.close()
-                    socket = open_socket(broadcast["ingest_url"], tls)
-                    state = api.get(f"/api/v1/live/{broadcast['id']}", headers=auth).json()
-                    assert state["status"] in ("open", "on_air"), state  # not ended by a second encoder
-                socket.send(piece)
-                time.sleep(max(0.0, began + (n + 1) * pace - time.monotonic()))
-            assert api.get(f"/api/v1/live/{broadcast['id']}", headers=auth).json()["status"] == "on_air"
-            time.sleep(1.0)  # the encoder's last packets reach Icecast
-            socket.close()
+            for segment in segments:
+                with open_socket(broadcast["ingest_url"], tls) as socket:
+                    for n in segment:
+                        socket.send(pieces[n])
+                        time.sleep(max(0.0, began + (n + 1) * pace - time.monotonic()))
+                    if segment[-1] == len(pieces) - 1:
+                        time.sleep(1.0)  # the encoder's last packets reach Icecast
+                state = api.get(f"/api/v1/live/{broadcast['id']}", headers=auth).json()
+                assert state["status"] == "on_air", state  # not ended by a second encoder elsewhere
             stopped = api.post(f"/api/v1/live/{broadcast['id']}/stop", headers=auth)
             assert stopped.status_code == 200 and stopped.json()["end_reason"] == "stopped", stopped.text
 

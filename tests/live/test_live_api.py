@@ -121,6 +121,51 @@ def test_icecast_lets_in_only_devices_of_the_targeted_commune(client, hub, world
     assert "icecast-auth-user" not in listener(client, world, mount, "loa-x1").headers
 
 
+def test_agents_listen_with_a_ticket_for_the_mount_not_their_token(client, hub, world):
+    """What `hub agent` puts in its player's URL opens this broadcast's mount for its own commune's
+    device only; the token itself is not in it (docs/device-protocol.md §Live)."""
+    from urllib.parse import unquote, urlsplit
+
+    from hub import live
+    from hub.agent.manifest import Stream
+    from hub.auth import hash_token
+
+    body = open_live(client, world).json()
+    mount = f"/live/{body['id']}.mp3"
+
+    def credentials(device, url=body["stream_url"]):
+        parts = urlsplit(Stream(url=url, auth="device").url_for(world.tokens[device]))
+        return parts.username, unquote(parts.password)
+
+    user, ticket = credentials("loa-x1")
+    assert world.tokens["loa-x1"] not in ticket and ticket.startswith("t1.")
+    # The agent's ticket is the hub's, whatever path a proxy puts before the mount.
+    assert ticket == live.listen_ticket(hash_token(world.tokens["loa-x1"]), mount)
+    assert credentials("loa-x1", "https://radio.example/icecast" + mount)[1] == ticket
+
+    def ask(user, password, where=mount):
+        form = {"action": "listener_add", "mount": where, "user": user, "pass": password}
+        return client.post(f"/api/v1/live/icecast/listener?key={KEY}", data=form).headers
+
+    assert ask(user, ticket).get("icecast-auth-user") == "1"
+    other_user, other_ticket = credentials("loa-x2")  # a device of a commune it does not go to
+    for refused in (ask(other_user, other_ticket), ask(user, other_ticket), ask(other_user, ticket),
+                    ask(user, ticket[:-1] + ("0" if ticket[-1] != "0" else "1")),
+                    ask(user, live.listen_ticket(hash_token(world.tokens["loa-x1"]), "/live/" + "0" * 32 + ".mp3")),
+                    ask("device-zz", ticket)):
+        assert "icecast-auth-user" not in refused, refused
+    # The same ticket in Basic auth (Icecast passes it on either way).
+    import base64
+
+    basic = base64.b64encode(f"{user}:{ticket}".encode()).decode()
+    answer = client.post(f"/api/v1/live/icecast/listener?key={KEY}", data={"action": "listener_add", "mount": mount},
+                         headers={"Authorization": f"Basic {basic}"})
+    assert answer.headers.get("icecast-auth-user") == "1"
+    # Deactivated: its ticket opens nothing.
+    hub.services.directory.set_device_active(None, world.ids["loa-x1"], False)
+    assert "icecast-auth-user" not in ask(user, ticket)
+
+
 def test_on_air_the_targeted_devices_get_a_live_item_and_it_leaves_when_stopped(client, hub, world):
     body = open_live(client, world).json()
     # Not on air before audio reached Icecast: nothing in the manifests.

@@ -213,7 +213,9 @@
       // A resumed broadcast's first connection may be refused while the hub still sees the old
       // page's: tried again like a dropped one.
       if (run.stopping || event.code === 1000 || event.code === 1003 || (!run.recorder && !run.resumed)) {
-        // Ended by the hub (stopped elsewhere, its limit, not audio), or never got going.
+        // Ended by the hub (stopped elsewhere, its limit, not audio), or never got going: then it
+        // is stopped here too, so that it does not keep its communes from the next try.
+        if (!run.recorder && !run.stopping) { api("POST", "/api/v1/live/" + run.id + "/stop"); }
         release();
         say(run.stopping ? msg("ended") : msg("lost"), run.stopping ? "ended" : "error");
         return;
