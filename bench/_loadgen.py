@@ -44,6 +44,8 @@ async def schedule(host: str, port: int, path: str, jobs: list[tuple[float, dict
     queue: asyncio.Queue = asyncio.Queue()
     start = time.monotonic()
     latencies: list[float] = []
+    #: (when it was sent, seconds from start; its latency), in the order they completed.
+    timed: list[tuple[float, float]] = []
     lags: list[float] = []
     statuses: dict[int, int] = {}
 
@@ -64,13 +66,14 @@ async def schedule(host: str, port: int, path: str, jobs: list[tuple[float, dict
             lags.append(sent - due)
             status, response_headers, body = await conn.get(path, headers(dict) if callable(headers) else headers)
             latencies.append(time.monotonic() - sent)
+            timed.append((sent - start, latencies[-1]))
             statuses[status] = statuses.get(status, 0) + 1
             if on_response is not None:
                 on_response(headers, status, response_headers)
 
     await asyncio.gather(feeder(), *(worker() for _ in range(connections)))
-    return {"latencies": sorted(latencies), "lags": sorted(lags), "statuses": statuses,
-            "seconds": time.monotonic() - start}
+    return {"latencies": sorted(latencies), "timed": timed, "lags": sorted(lags), "statuses": statuses,
+            "seconds": time.monotonic() - start, "start": start}
 
 
 async def event_lines(host: str, port: int, path: str, headers: dict[str, str], ssl=None,

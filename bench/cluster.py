@@ -8,7 +8,8 @@
 3. ``/media/`` through nginx — a public file (nginx sends it from the hub's link without asking)
    and a device's file (the hub says yes, nginx sends it) — against nginx sending the same file
    from a plain static location, side by side, the same requests.
-4. The same poll load on one `hub serve` with SQLite (no nginx), for the ratio.
+4. The same load (streams, polls, the emergency) on one `hub serve` with SQLite (no nginx, no TLS),
+   for the ratio.
 
 All timings are in-process timings of this load generator (loopback, one machine: the generator
 shares the two cores with what it measures). The defaults fit this machine in about two minutes;
@@ -110,7 +111,7 @@ def poll_jobs(tokens: list[str], period: float, seconds: float) -> list[tuple[fl
 
 
 async def poll_load(port: int, tokens: list[str], period: float, seconds: float, tls,
-                    known: dict[str, str] | None = None) -> dict:
+                    known: dict[str, str] | None = None, marks: dict | None = None) -> dict:
     """The fleet's polls over ``seconds``, each device every ``period`` ±20 % with the ETag it
     last got (``known``: from warm_up, as a fleet that has been polling for hours)."""
     known = {} if known is None else known
@@ -135,7 +136,17 @@ async def poll_load(port: int, tokens: list[str], period: float, seconds: float,
     latencies = result["latencies"]
     if not latencies:
         return {"polls": 0}
-    return {"polls": len(latencies), "per_s": round(len(latencies) / result["seconds"], 1),
+    split = {}
+    if marks and "approved_at" in marks:
+        # Before the emergency (every device's ETag still good) and after it (every manifest changed).
+        cut = marks["approved_at"] - result["start"]
+        for name, part in (("before", [lat for at, lat in result["timed"] if at < cut]),
+                           ("after", [lat for at, lat in result["timed"] if at >= cut])):
+            part.sort()
+            if part:
+                split[f"{name}_emergency"] = {"polls": len(part), "p50_ms": round(statistics.median(part) * 1000, 1),
+                                              "p99_ms": round(pct(part, 0.99) * 1000, 1)}
+    return {**split, "polls": len(latencies), "per_s": round(len(latencies) / result["seconds"], 1),
             "statuses": result["statuses"], "p50_ms": round(statistics.median(latencies) * 1000, 1),
             "p99_ms": round(pct(latencies, 0.99) * 1000, 1),
             "client_lag_p99_ms": round(pct(result["lags"], 0.99) * 1000, 1)}
@@ -208,7 +219,7 @@ def stream_holders(url: str, cafile: str, tokens: list[str], pipe) -> None:
     send back when each device had its event and its audio (monotonic clock: system-wide on Linux)."""
 
     async def run() -> dict:
-        tls = ssl.create_default_context(cafile=cafile)
+        tls = ssl.create_default_context(cafile=cafile) if cafile else None
         state = {"connected": set(), "event": {}, "audio": {}, "errors": [], "carried": 0}
         port = int(url.rsplit(":", 1)[1])
         holders = []
@@ -230,26 +241,30 @@ def stream_holders(url: str, cafile: str, tokens: list[str], pipe) -> None:
     pipe.send(asyncio.run(run()))
 
 
-async def cluster_phase(nginx: NginxProcess, made: dict, args, tls, pids: dict[str, int]) -> dict:
+async def cluster_phase(url: str, cafile: str | None, made: dict, args, tls, pids: dict[str, int]) -> dict:
+    """The load on a hub at ``url`` (nginx and TLS before the cluster, or one server directly):
+    streams held, the fleet warmed up, the polls, and halfway an emergency approved."""
+    port = int(url.rsplit(":", 1)[1])
     import multiprocessing
 
     tokens = made["tokens"]
-    bulletin = await asyncio.to_thread(prepare_emergency, nginx.url, made["users"], tls)
+    bulletin = await asyncio.to_thread(prepare_emergency, url, made["users"], tls or True)
     ours, theirs = multiprocessing.Pipe()
     holder = multiprocessing.get_context("fork").Process(
-        target=stream_holders, args=(nginx.url, str(nginx.cert), tokens[:args.streams], theirs), daemon=True)
+        target=stream_holders, args=(url, cafile, tokens[:args.streams], theirs), daemon=True)
     holder.start()
     connected = await asyncio.to_thread(ours.recv)
     warm_started = time.monotonic()
-    known = await warm_up(nginx.https_port, tokens, tls) if args.warm else {}
+    known = await warm_up(port, tokens, tls) if args.warm else {}
     warm_s = time.monotonic() - warm_started
     before = {name: group_cpu(pid) for name, pid in pids.items()}
-    polls = asyncio.create_task(poll_load(nginx.https_port, tokens, args.period, args.seconds, tls, known))
+    marks: dict = {}
+    polls = asyncio.create_task(poll_load(port, tokens, args.period, args.seconds, tls, known, marks))
     await asyncio.sleep(args.seconds / 2)
     # The holders compare event lines with the bulletin only from now on: the approval's event.
     ours.send(bulletin)
-    with httpx.Client(base_url=nginx.url, verify=tls, timeout=30) as api:
-        approved_at = time.monotonic()
+    with httpx.Client(base_url=url, verify=tls or True, timeout=30) as api:
+        approved_at = marks["approved_at"] = time.monotonic()
         answer = await asyncio.to_thread(api.post, f"/api/v1/bulletins/{bulletin}/approve",
                                          headers={"Authorization": f"Bearer {made['users']['approver']}"})
     assert answer.status_code == 200, answer.text
@@ -346,7 +361,7 @@ def main() -> None:
         print(f"cluster: {args.devices} devices in {args.communes} communes, {args.streams} streams, "
               f"polling every {args.period:g} s ±20 % for {args.seconds:g} s", flush=True)
         result = {"devices": args.devices, "streams": args.streams,
-                  "cluster": asyncio.run(cluster_phase(nginx, made, args, tls, pids))}
+                  "cluster": asyncio.run(cluster_phase(nginx.url, str(nginx.cert), made, args, tls, pids))}
         print(json.dumps(result["cluster"]), flush=True)
 
         with httpx.Client(base_url=nginx.url, verify=tls) as api:
@@ -363,17 +378,14 @@ def main() -> None:
             proc.stop() if hasattr(proc, "stop") else (proc.terminate(), proc.wait(20))
         procs.clear()
 
-        # The same poll load on one hub serve with SQLite, straight to it.
+        # The same load (streams, polls, the emergency) on one hub serve with SQLite and its own
+        # worker thread, straight to it (no nginx, no TLS).
         lite = root / "lite"
         made_lite = build(Settings(data_dir=lite, workers=0), args.devices, args.communes)
-        server = ServerProcess({**ENV, "HUB_DATA_DIR": str(lite)}).start(120)
+        server = ServerProcess({**ENV, "HUB_DATA_DIR": str(lite), "HUB_WORKERS": "1", "HUB_JOB_POLL_S": "0.2"}).start(120)
         procs.append(server)
-        before = cpu(server.proc.pid)
-        async def lite() -> dict:
-            known = await warm_up(server.port, made_lite["tokens"], None) if args.warm else {}
-            return await poll_load(server.port, made_lite["tokens"], args.period, args.seconds, None, known)
-        poll = asyncio.run(lite())
-        result["sqlite_one_server"] = {"poll": poll, "cpu_s": round(cpu(server.proc.pid) - before, 1)}
+        result["sqlite_one_server"] = asyncio.run(cluster_phase(server.url, None, made_lite, args, None,
+                                                                {"hub_serve": server.proc.pid}))
         print(json.dumps(result["sqlite_one_server"]), flush=True)
         print(json.dumps(result))
     finally:

@@ -253,6 +253,9 @@ class Manifests:
         self.counter = counter
         self._entries: dict[str, Entry] = {}
         self._communes: dict[tuple[str, int, datetime], CommuneState] = {}
+        #: (generation, {device id: (commune, kind, a board's orientation)}): the whole fleet's, read
+        #: in one query per generation, so that building a device's manifest reads nothing else.
+        self._fleet: tuple[int, dict[str, tuple[str, str, str | None]]] | None = None
         self._lock = threading.Lock()
 
     def cached_entry(self, device: Principal) -> Entry | None:
@@ -288,6 +291,7 @@ class Manifests:
         with self._lock:
             self._entries.clear()
             self._communes.clear()
+            self._fleet = None
 
     def _commune(self, session: Session, commune: str, generation: int, window_start: datetime,
                  now: datetime) -> CommuneState:
@@ -300,15 +304,35 @@ class Manifests:
             self._communes[key] = state
         return state
 
+    def _facts(self, session: Session, device_id: str, generation: int) -> tuple[str, str, str | None] | None:
+        """A device's commune, kind and (a board's) orientation. Every change of those raises the
+        generation (a move, a new kind: changes._DEVICE_FIELDS; a board turned round: its
+        heartbeat), so the whole fleet's are read once per generation, in two queries, rather than
+        one query per device for each of the thousands of manifests a change makes the hub
+        rebuild (an emergency: every device's at once)."""
+        fleet = self._fleet
+        if fleet is None or fleet[0] != generation:
+            facts: dict[str, tuple[str, str, str | None]] = {
+                row_id: (commune, kind, None)
+                for row_id, commune, kind in session.execute(select(Device.id, Device.commune, Device.kind))}
+            for row_id, heartbeat in session.execute(select(Device.id, Device.heartbeat).where(Device.kind == "display")):
+                commune, kind, _ = facts[row_id]
+                facts[row_id] = (commune, kind, (heartbeat or {}).get("orientation") or "landscape")
+            fleet = self._fleet = (generation, facts)
+        return fleet[1].get(device_id)
+
     def _build(self, device: Principal, generation: int, window_start: datetime, now: datetime) -> Entry:
-        with self.store.reader() as session:
-            row = session.get(Device, device.id)
-            commune = row.commune if row is not None else device.commune
-            state = self._commune(session, commune, generation, window_start, now)
-        orientation = None
-        if row is not None and row.kind == "display":
-            # A board shows the slides of its own orientation only.
-            orientation = ((row.heartbeat or {}).get("orientation")) or "landscape"
+        fleet = self._fleet
+        facts = fleet[1].get(device.id) if fleet is not None and fleet[0] == generation else None
+        state = self._communes.get(((facts[0] if facts else device.commune), generation, window_start))
+        if facts is None or state is None or (state.stale_at is not None and now >= state.stale_at):
+            # Only when the generation moved (or time did): most builds after a change read nothing.
+            with self.store.reader() as session:
+                facts = self._facts(session, device.id, generation)
+                state = self._commune(session, facts[0] if facts else device.commune, generation, window_start, now)
+        commune = facts[0] if facts else device.commune
+        # A board shows the slides of its own orientation only.
+        orientation = facts[2] if facts is not None and facts[1] == "display" else None
         items, slides = state.items_json(), state.slides_json(orientation)
         digest = hashlib.sha256(b"\0".join((device.id.encode(), items, slides))).hexdigest()
         raw = b"".join((
@@ -317,7 +341,7 @@ class Manifests:
             b'","window_start":', _dumps(_iso(window_start)), b',"window_end":', _dumps(_iso(window_start + WINDOW)),
             b',"etag":', _dumps(digest[:32]), b',"items":', items, b',"slides":', slides, b"}",
         ))
-        urgent = state.urgent_media() if row is None or row.kind != "display" else ()
+        urgent = state.urgent_media() if facts is None or facts[1] != "display" else ()
         return Entry(generation, window_start, f'"{digest[:32]}"', raw, state.stale_at, urgent)
 
 
