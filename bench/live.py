@@ -48,11 +48,12 @@ OUT_RATE = 8000
 OUT_FRAME = OUT_RATE // 50
 
 LOAD_SCRIPT = r"""
-import asyncio, base64, hashlib, json, sys
-port, mount, tokens = int(sys.argv[1]), sys.argv[2], json.load(open(sys.argv[3]))
+import asyncio, base64, hashlib, json, random, sys
+port, mount, tokens, spread = int(sys.argv[1]), sys.argv[2], json.load(open(sys.argv[3])), float(sys.argv[4])
 connected = 0
 async def listen(token):
     global connected
+    await asyncio.sleep(random.uniform(0, spread))  # as hub agent does (HUB_AGENT_LIVE_JOIN_SPREAD_S)
     user = "device-" + hashlib.sha256(token.encode()).hexdigest()[:12]
     auth = base64.b64encode(f"{user}:{token}".encode()).decode()
     while True:
@@ -201,7 +202,7 @@ class Loudspeaker:
 
 
 def run_round(base: str, hub, icecast, people: dict[str, str], beeps: int, load_tokens: list[str],
-              folder: Path) -> dict:
+              folder: Path, spread: float = 1.0) -> dict:
     editor = {"Authorization": f"Bearer {people['editor']}"}
     body = httpx.post(base + "/api/v1/live", headers=editor, timeout=10,
                       json={"title": "Bench", "targets": ["B1"], "priority": "emergency"}).json()
@@ -218,7 +219,8 @@ def run_round(base: str, hub, icecast, people: dict[str, str], beeps: int, load_
             tokens = folder / "tokens.json"
             tokens.write_text(json.dumps(load_tokens))
             load = subprocess.Popen([sys.executable, "-c", LOAD_SCRIPT, str(icecast.port),
-                                     f"/live/{body['id']}.mp3", str(tokens)], stdout=subprocess.PIPE, text=True)
+                                     f"/live/{body['id']}.mp3", str(tokens), str(spread)],
+                                    stdout=subprocess.PIPE, text=True)
             assert load.stdout is not None
             started = time.monotonic()
             for line in load.stdout:
@@ -261,6 +263,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--beeps", type=int, default=20)
     parser.add_argument("--listeners", type=int, default=500)
+    parser.add_argument("--join-spread", type=float, default=None,
+                        help="each listener waits a random 0…this many s before joining, as hub agent does "
+                             "(default: what the hub tells the devices for this many, hub/live.join_spread)")
+    parser.add_argument("--clients", type=int, default=0,
+                        help="Icecast's <clients> limit (default four times the listeners: room for their retries)")
     args = parser.parse_args()
 
     from tests.agent.conftest import LiveHub
@@ -272,7 +279,7 @@ def main() -> None:
     settings = Settings(data_dir=data, workers=0)
     migrate(settings.sqlalchemy_url)
     hub = LiveHub(settings)
-    icecast = Icecast(folder, hub.url, clients=args.listeners + 50)
+    icecast = Icecast(folder, hub.url, clients=args.clients or 4 * args.listeners + 50)
     icecast.start()  # its port is final only once it listens
     hub.settings = settings.model_copy(update={
         "icecast_url": icecast.url, "icecast_source_password": icecast.source_password,
@@ -291,7 +298,13 @@ def main() -> None:
                 load_tokens.append(add_device(session, f"loa-{i:04d}", "B1", "speaker")["token"])
         rounds = {"alone": run_round(hub.url, hub, icecast, people, args.beeps, [], folder)}
         if args.listeners:
-            rounds[str(args.listeners)] = run_round(hub.url, hub, icecast, people, args.beeps, load_tokens, folder)
+            from hub import live
+
+            spread = args.join_spread if args.join_spread is not None else min(
+                live.JOIN_SPREAD_MAX_S, max(1.0, (args.listeners + 1) / live.JOINS_PER_S))
+            rounds[str(args.listeners)] = run_round(hub.url, hub, icecast, people, args.beeps, load_tokens, folder,
+                                                    spread)
+            rounds[str(args.listeners)]["join_spread_s"] = spread
         for name, r in rounds.items():
             extra = f", {r['listeners']} listeners connected in {r['connect_all_s']} s" if "connect_all_s" in r else ""
             print(f"{name:>6}: beeps {r['beeps_in']} in, {r['beeps_out']} out; mouth to loudspeaker median "

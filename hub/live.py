@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from hub import scheduler
@@ -219,8 +219,26 @@ def live_specs(session: Session, commune: str, now: datetime) -> list[scheduler.
         if ends <= row.started_at:
             continue
         specs.append(scheduler.LiveSpec(id=row.id, priority=row.priority, targets=tuple(row.targets),  # type: ignore[arg-type]
-                                        started_at=row.started_at, ends_at=ends, url=row.stream_url))
+                                        started_at=row.started_at, ends_at=ends, url=row.stream_url,
+                                        join_spread_s=join_spread(session, row)))
     return specs
+
+
+#: How many devices a second Icecast 2.4 lets in without dropping connections: it listens with a
+#: backlog of 5 (src/global.h, ICECAST_LISTEN_QUEUE), and a connection dropped waits out TCP's
+#: retries, 1 s, 3 s, 7 s … (docs/benchmarks.md, bench/live.py --join-spread).
+JOINS_PER_S = 250
+JOIN_SPREAD_MAX_S = 15.0
+
+
+def join_spread(session: Session, row: LiveBroadcast) -> float:
+    """Over how many seconds the broadcast's loudspeakers should spread their joins: their number
+    over JOINS_PER_S, at least 1 s, at most JOIN_SPREAD_MAX_S."""
+    query = select(func.count()).select_from(Device).where(Device.active, Device.kind != "display")
+    if "*" not in row.targets:
+        query = query.where(Device.commune.in_(list(row.targets)))
+    devices = session.scalar(query) or 0
+    return round(min(JOIN_SPREAD_MAX_S, max(1.0, devices / JOINS_PER_S)), 1)
 
 
 def alive_marks(session: Session, specs: list[scheduler.LiveSpec]) -> list[datetime]:

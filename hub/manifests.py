@@ -207,11 +207,14 @@ def play_view(play: scheduler.Play) -> dict[str, Any]:
         "interrupt": play.priority == "emergency" or play.reason == "live",
     }
     if play.live_id is not None:
-        # A live broadcast: Icecast lets the device in with its own token as the password
-        # (``auth: device``, docs/live.md); it lasts until it leaves the manifest.
+        # A live broadcast: Icecast lets the device in with its listen ticket as the password
+        # (``auth: device``, docs/live.md); it lasts until it leaves the manifest; its devices
+        # spread their joins over ``join_spread_s``.
         assert play.stream is not None
         view["live_id"] = play.live_id
         view["stream"] = {"url": play.stream.url, "duration_s": None, "auth": "device"}
+        if play.stream.join_spread_s is not None:
+            view["stream"]["join_spread_s"] = play.stream.join_spread_s
     elif play.stream is not None:
         # A relay: the device plays the URL for the slot; the hub never fetches it (docs/scheduling.md).
         duration = play.stream.duration_s

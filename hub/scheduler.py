@@ -104,6 +104,8 @@ class StreamRef:
     url: str
     #: The slot's length; None for a live broadcast, which lasts until it leaves the manifest.
     duration_s: float | None = None
+    #: A live broadcast: over how many seconds its devices should spread their joins (docs/live.md).
+    join_spread_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,8 @@ class LiveSpec:
     started_at: datetime
     ends_at: datetime
     url: str
+    #: Over how many seconds its devices spread their joins (hub/live.join_spread: by fleet size).
+    join_spread_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.priority not in ("priority", "emergency"):
@@ -489,7 +493,7 @@ def _live_plays(placed: list[tuple[datetime, datetime, LiveSpec]], urgent: list[
         for k, (a, b) in enumerate(pieces):
             plays.append(Play(id=_play_id("live", live.id, str(k)), bulletin_id=None, playlist_id=None,
                               priority=live.priority, starts_at=a, ends_at=b, media=None, reason="live",
-                              stream=StreamRef(live.url), live_id=live.id))
+                              stream=StreamRef(live.url, join_spread_s=live.join_spread_s), live_id=live.id))
     return plays
 
 

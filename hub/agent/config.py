@@ -54,6 +54,11 @@ class AgentSettings(BaseSettings):
     #: doubling while it keeps failing, up to stream_retry_max_s.
     stream_retry_s: float = Field(default=1.0, gt=0)
     stream_retry_max_s: float = Field(default=8.0, gt=0)
+    #: A live broadcast reaches the whole fleet in the same second; each device waits a random
+    #: 0…this many seconds before it connects, because Icecast 2.4 accepts with a listen backlog of
+    #: 5 and drops the rest of a burst's connections, which then wait out TCP's own retries
+    #: (1 s, 3 s, 7 s … after the first: minutes for a fleet of hundreds; docs/agent.md).
+    live_join_spread_s: float = Field(default=1.0, ge=0, le=30)
     #: After SIGTERM, a player still running this long later gets SIGKILL.
     kill_grace_s: float = Field(default=3.0, gt=0)
     #: Media no longer in the manifest are evicted, least recently used first, above this size.

@@ -39,6 +39,9 @@ class Stream(BaseModel):
     #: commune; the agent gives a listen ticket for the mount as the HTTP password
     #: (``device-…:t1.…@host``, docs/device-protocol.md §Live), never its token.
     auth: Literal["device"] | None = None
+    #: A live broadcast: over how many seconds the fleet should spread its joins (the hub sizes it
+    #: by the number of loudspeakers it goes to); the agent's own live_join_spread_s if absent.
+    join_spread_s: float | None = Field(default=None, ge=0, le=60)
 
     def url_for(self, token: str) -> str:
         """The URL the player opens: with this device's listen ticket when the stream asks for one.

@@ -486,6 +486,11 @@ class Agent:
         quick_failures = 0
         result: str | None = None
         error: str | None = None
+        spread = item.stream.join_spread_s if item.stream.join_spread_s is not None else s.live_join_spread_s
+        if item.stream.auth == "device" and spread > 0:
+            # Not the whole fleet on Icecast's door in the same millisecond (live_join_spread_s).
+            if self.stopping.wait(random.uniform(0, spread)):
+                result = "interrupted"
         while result is None:
             current = self._current(item)
             if current is None or self.clock.now() >= current.ends_at:

@@ -173,7 +173,8 @@ def test_on_air_the_targeted_devices_get_a_live_item_and_it_leaves_when_stopped(
     hub.services.live._mark_on_air(body["id"])  # what the ingest does at the first encoded audio
     [item] = client.get("/api/v1/device/manifest", headers=auth(world, "loa-x1")).json()["items"]
     assert item["interrupt"] is True and item["reason"] == "live" and item["priority"] == "emergency"
-    assert item["stream"] == {"url": body["stream_url"], "duration_s": None, "auth": "device"}
+    # One loudspeaker in X1: joins spread over the least, a second (hub/live.join_spread).
+    assert item["stream"] == {"url": body["stream_url"], "duration_s": None, "auth": "device", "join_spread_s": 1.0}
     assert item["live_id"] == body["id"] and "media" not in item
     assert client.get("/api/v1/device/manifest", headers=auth(world, "loa-x2")).json()["items"] == []
     client.post(f"/api/v1/live/{body['id']}/stop", headers=auth(world, "editor"))
@@ -181,6 +182,23 @@ def test_on_air_the_targeted_devices_get_a_live_item_and_it_leaves_when_stopped(
     # What stays is the past: it ended now (the device stops the stream at its end).
     assert gone["ends_at"] <= client.get(f"/api/v1/live/{body['id']}", headers=auth(world, "editor")).json()[
         "ended_at"].replace("+00:00", "Z")
+
+
+def test_the_join_spread_grows_with_the_loudspeakers_a_broadcast_goes_to(hub, world):
+    from hub import live
+    from hub.models import LiveBroadcast
+
+    with hub.store.session() as session:
+        from hub import accounts
+
+        for n in range(600):
+            accounts.add_device(session, f"loa-extra-{n}", "X2")
+        accounts.add_device(session, "bang", "X1", "display")
+    with hub.store.reader() as session:
+        one = LiveBroadcast(targets=["X1"])
+        province = LiveBroadcast(targets=["*"])
+        assert live.join_spread(session, one) == 1.0  # loa-x1 alone (the board does not listen)
+        assert live.join_spread(session, province) == round(602 / live.JOINS_PER_S, 1)
 
 
 def test_the_ingest_refuses_a_wrong_key_or_an_unknown_broadcast(client, world):
