@@ -100,6 +100,16 @@ class Relay:
         self.cut()
 
 
+def speak(page, url: str, title: str) -> str:
+    """The operator "vanhanh" signs in at ``url`` and starts a broadcast; its id once on air."""
+    sign_in(page, url, "vanhanh", PASSWORD)
+    page.goto(url + "/console/live")
+    page.fill("#live-title", title)
+    page.click("#live-start")
+    page.wait_for_selector("#live-panel[data-state=on-air]", timeout=20_000)
+    return page.get_attribute("#live-panel", "data-broadcast")
+
+
 def test_a_short_drop_reconnects_on_air_a_long_one_ends_and_the_archive_plays(station, tmp_path):
     from playwright import sync_api
 
@@ -116,12 +126,7 @@ def test_a_short_drop_reconnects_on_air_a_long_one_ends_and_the_archive_plays(st
             browser = launch(playwright, fake_audio=wav)
             try:
                 page = browser.new_page(viewport=PHONE)
-                sign_in(page, relay.url, "vanhanh", PASSWORD)
-                page.goto(relay.url + "/console/live")
-                page.fill("#live-title", "Thông báo lịch tiêm chủng")
-                page.click("#live-start")
-                page.wait_for_selector("#live-panel[data-state=on-air]", timeout=20_000)
-                broadcast_id = page.get_attribute("#live-panel", "data-broadcast")
+                broadcast_id = speak(page, relay.url, "Thông báo lịch tiêm chủng")
                 run = runs[broadcast_id]
                 encoder_pid = run.encoder.proc.pid
                 stream_url = hub.api("GET", f"/api/v1/live/{broadcast_id}", "author").json()["stream_url"]
@@ -202,12 +207,7 @@ def test_a_reloaded_page_takes_its_broadcast_back_and_another_device_can_take_it
         browser = launch(playwright, fake_audio=wav)
         try:
             page = browser.new_page(viewport=PHONE)
-            sign_in(page, hub.url, "vanhanh", PASSWORD)
-            page.goto(hub.url + "/console/live")
-            page.fill("#live-title", "Thông báo họp thôn")
-            page.click("#live-start")
-            page.wait_for_selector("#live-panel[data-state=on-air]", timeout=20_000)
-            broadcast_id = page.get_attribute("#live-panel", "data-broadcast")
+            broadcast_id = speak(page, hub.url, "Thông báo họp thôn")
             time.sleep(3)
 
             page.reload()
