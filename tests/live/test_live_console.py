@@ -184,7 +184,8 @@ def test_a_short_drop_reconnects_on_air_a_long_one_ends_and_the_archive_plays(st
     # Nothing was lost in the short drop (the page sent what it recorded meanwhile): the beeps in
     # the archive are a second apart throughout, and there are those of both connections.
     (tmp_path / "archive.mp3").write_bytes(kept.content)
-    onsets = beep_onsets(tmp_path / "archive.mp3")
+    # A beep cut by the recording's start (its onset in the first 0.1 s) is not a whole one.
+    onsets = [t for t in beep_onsets(tmp_path / "archive.mp3") if t > 0.1]
     gaps = [b - a for a, b in zip(onsets, onsets[1:])]
     assert len(onsets) >= 4 and all(0.8 < g < 1.2 for g in gaps), (onsets, archive)
     assert hub.api("GET", archive["url"], "op-x2").status_code == 404  # another commune's operator
@@ -208,7 +209,7 @@ def test_a_reloaded_page_takes_its_broadcast_back_and_another_device_can_take_it
         try:
             page = browser.new_page(viewport=PHONE)
             broadcast_id = speak(page, hub.url, "Thông báo họp thôn")
-            time.sleep(3)
+            time.sleep(2)
 
             page.reload()
             page.wait_for_selector("#live-panel[data-state=on-air]", timeout=15_000)
@@ -224,7 +225,7 @@ def test_a_reloaded_page_takes_its_broadcast_back_and_another_device_can_take_it
             loudspeaker = Listener(view["stream_url"], hub.people.tokens["loa-1"])
             wait_until(lambda: loudspeaker.received > 4000, timeout=10, what="audio on the mount after the reload")
             loudspeaker.stop = True
-            time.sleep(2)
+            time.sleep(1)
 
             # The same officer on another device (its own sign-in): it takes the broadcast over.
             other = browser.new_page(viewport=DESKTOP)
@@ -234,7 +235,7 @@ def test_a_reloaded_page_takes_its_broadcast_back_and_another_device_can_take_it
             page.wait_for_selector("#live-panel[data-state=ended]", timeout=10_000)
             assert page.inner_text("#live-status") == "Buổi phát đã được tiếp tục ở trang khác."
             assert hub.api("GET", f"/api/v1/live/{broadcast_id}", "author").json()["status"] == "on_air"
-            time.sleep(2)
+            time.sleep(1.5)
             other.click("#live-stop")
             other.wait_for_selector("#live-panel[data-state=ended]", timeout=10_000)
         finally:

@@ -2,7 +2,10 @@
 said into the microphone is lost from the broadcast log. The next ``hub serve`` on the machine finds
 the recordings left in HUB_DATA_DIR/live, ends the broadcast as failed where it was last alive (the
 devices go back to their schedule) and makes its archive from them. Real parts: two `hub serve`
-processes one after the other on one data folder, a real Icecast, ffmpeg."""
+processes one after the other on one data folder, a real Icecast, ffmpeg.
+
+In tests/cluster, not tests/live: its Icecast retries on another port if another test's took its
+port, so it need not wait for the live tests' one worker."""
 
 from __future__ import annotations
 
