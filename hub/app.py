@@ -13,8 +13,9 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub import __version__, live
+from hub import __version__
 from hub.audit_chain import HeadLogger
+from hub.periodic import Periodic
 from hub.api import errors, openapi, routers
 from hub.api.device import ManifestFastPath
 from hub.config import Settings
@@ -152,7 +153,8 @@ def create_app(settings: Settings | None = None, *, pm=None) -> FastAPI:
         hub.pipeline.start(settings.workers)
         anchor = HeadLogger(hub.services.audit.head, settings.audit_head_log_s)
         anchor.start()
-        recovery = live.ArchiveRecovery(hub.services.live.recover_archives, settings.live_recovery_s)
+        # Broadcasts whose process went away before their archive was made (docs/live.md).
+        recovery = Periodic("live-archive-recovery", hub.services.live.recover_archives, settings.live_recovery_s)
         recovery.start()
         try:
             yield

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -31,6 +30,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from hub.models import AuditEvent, Counter
+from hub.periodic import Periodic
 
 log = logging.getLogger("hub.audit")
 
@@ -124,20 +124,15 @@ class HeadLogger:
     rewrite of the database cannot change (docs/security.md). ``head`` reads it (the audit service)."""
 
     def __init__(self, head: Any, every_s: float) -> None:
-        self.head, self.every_s = head, every_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.head = head
         self._last: dict[str, Any] | None = None
+        self._thread = Periodic("audit-head", self.write, every_s)
 
     def start(self) -> None:
-        if self.every_s > 0 and self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="audit-head", daemon=True)
-            self._thread.start()
+        self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
+        self._thread.stop(5)
 
     def write(self) -> None:
         try:
@@ -148,8 +143,3 @@ class HeadLogger:
         log.info("audit head: entry #%s hash %s%s", found["entry"], found["head"],
                  " (unchanged)" if found == self._last else "")
         self._last = found
-
-    def _run(self) -> None:
-        self.write()
-        while not self._stop.wait(self.every_s):
-            self.write()

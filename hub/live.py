@@ -21,8 +21,6 @@ import math
 import re
 import secrets
 import subprocess
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -298,34 +296,6 @@ def may_listen(session: Session, mount_path: str, device: Principal | None) -> L
     if not reaches(row, device.commune):
         return ListenerCheck(False, "this broadcast is not for the device's commune")
     return ListenerCheck(True, "ok")
-
-
-class ArchiveRecovery:
-    """``hub serve``'s thread that archives broadcasts whose process went away before it could
-    (LiveService.recover_archives): at start, then every ``every_s`` seconds."""
-
-    def __init__(self, recover: Callable[[], int], every_s: float = 60.0) -> None:
-        self.recover, self.every_s = recover, every_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="live-archive-recovery", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
-
-    def _run(self) -> None:
-        while True:
-            try:
-                self.recover()
-            except Exception:  # the store down now: try again next time
-                log.warning("live archive recovery failed", exc_info=True)
-            if self._stop.wait(self.every_s):
-                return
 
 
 # --- ffmpeg: the encoder and the archive -----------------------------------------------------------
